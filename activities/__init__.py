@@ -1,0 +1,1 @@
+"""All I/O of a turn: model streaming, tool execution and the thread store."""

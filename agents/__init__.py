@@ -1,0 +1,1 @@
+"""LangGraph agent definitions and the tools they may call (each tool with its compensator)."""

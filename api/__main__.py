@@ -1,0 +1,22 @@
+"""`python -m api`: serve the chatstop HTTP API with uvicorn on settings.api.host/port."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from api.app import create_app
+from core.settings import load_settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    app = create_app(settings)
+    # One worker process: multitask guarantees rely on per-thread locks held in this process.
+    uvicorn.run(app, host=settings.api.host, port=settings.api.port, workers=1)
+
+
+if __name__ == "__main__":
+    main()

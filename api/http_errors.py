@@ -1,0 +1,104 @@
+"""How failures reach HTTP clients: always a JSON `detail`, never a traceback.
+
+Domain errors from the services map to one status each; request validation becomes a 422
+whose detail is a readable sentence (langgraph_sdk shows `detail` as the error message); and
+anything unexpected is logged here and answered with a 500 that names the request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.service import RPCError
+
+from api.errors import (
+    ApiError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    TemporalRequestError,
+    TemporalUnavailableError,
+)
+
+logger = logging.getLogger(__name__)
+
+_STATUS: dict[type[ApiError], int] = {
+    NotFoundError: status.HTTP_404_NOT_FOUND,
+    ConflictError: status.HTTP_409_CONFLICT,
+    InvalidInputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    TemporalUnavailableError: status.HTTP_502_BAD_GATEWAY,
+    TemporalRequestError: status.HTTP_502_BAD_GATEWAY,
+}
+
+
+def status_for(exc: ApiError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return status.HTTP_500_INTERNAL_SERVER_ERROR
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse({"detail": exc.detail}, status_code=status_for(exc))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    detail = "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
+        for error in errors
+    )
+    return JSONResponse(
+        {"detail": f"Invalid request: {detail}", "errors": jsonable_encoder(errors)},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
+    """A Temporal RPC failure that no service translated: still a gateway problem."""
+    logger.warning("Temporal error on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": f"Temporal error: {exc}"}, status_code=status.HTTP_502_BAD_GATEWAY
+    )
+
+
+class UnexpectedErrorMiddleware:
+    """Last resort: log the traceback, answer JSON (if the response has not started)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                return  # mid-stream: all that can be done is to end the response
+            detail = f"Internal error ({type(exc).__name__}); the server log has the details"
+            response = JSONResponse({"detail": detail}, status_code=500)
+            await response(scope, receive, send)
+
+
+def install_error_handling(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RPCError, _rpc_error)
+    app.add_middleware(UnexpectedErrorMiddleware)

@@ -1,0 +1,24 @@
+"""Assistants: the graph registry in settings, one assistant per graph."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+
+from api.deps import AssistantsDep
+from api.schemas import AssistantSearch
+
+router = APIRouter(prefix="/assistants", tags=["assistants"])
+
+
+@router.post("/search")
+async def search_assistants(
+    assistants: AssistantsDep, body: Annotated[AssistantSearch | None, Body()] = None
+) -> list[dict[str, Any]]:
+    return assistants.search(body or AssistantSearch())
+
+
+@router.get("/{assistant_id}")
+async def get_assistant(assistant_id: str, assistants: AssistantsDep) -> dict[str, Any]:
+    return assistants.get(assistant_id)

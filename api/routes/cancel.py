@@ -1,0 +1,55 @@
+"""Stop: cancel one run (interrupt or rollback) or many at once.
+
+The stop travels to the turn workflow as Temporal's cancellation reason (StopRequest), so
+who stopped a turn, how and why is recorded in the workflow history itself.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, status
+from fastapi.responses import JSONResponse
+
+from api.deps import CallerDep, RunsDep
+from api.schemas import BulkCancel, CancelAction, CancelBody
+from api.views import run_json
+from core.contracts import StopRequest
+
+router = APIRouter(tags=["runs"])
+
+
+@router.post(
+    "/threads/{thread_id}/runs/{run_id}/cancel",
+    responses={202: {"description": "Stop requested (wait=false)"}, 409: {}},
+)
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    runs: RunsDep,
+    caller: CallerDep,
+    wait: bool = False,
+    action: CancelAction = "interrupt",
+    reason: Annotated[str | None, Query()] = None,
+    body: Annotated[CancelBody | None, Body()] = None,
+) -> JSONResponse:
+    """wait=true answers once the turn has ended, with its outcome: what was kept, what was
+    undone, or outcome "completed" if the turn finished before the stop took effect."""
+    text = reason or (body.reason if body is not None else None) or "stopped by the user"
+    stop = StopRequest(action=action, actor=caller, reason=text)
+    view = await runs.cancel(thread_id, run_id, stop, wait=wait)
+    code = status.HTTP_200_OK if wait else status.HTTP_202_ACCEPTED
+    return JSONResponse(run_json(view), status_code=code)
+
+
+@router.post("/runs/cancel")
+async def cancel_runs(
+    body: BulkCancel,
+    runs: RunsDep,
+    caller: CallerDep,
+    action: CancelAction = "interrupt",
+    reason: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    """langgraph_sdk's runs.cancel_many: by thread and/or run ids, or by status."""
+    stop = StopRequest(action=action, actor=caller, reason=reason or "stopped by the user")
+    return {"cancelled": await runs.cancel_many(body, stop)}

@@ -1,0 +1,32 @@
+"""The chat page (api/static, written separately) and the settings it needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import FileResponse
+
+from api.deps import AssistantsDep, SettingsDep
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter(tags=["page"])
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> FileResponse:
+    page = STATIC_DIR / "index.html"
+    if not page.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"The chat page is missing: {page}")
+    return FileResponse(page)
+
+
+@router.get("/chatstop/config")
+async def page_config(settings: SettingsDep, assistants: AssistantsDep) -> dict[str, Any]:
+    return {
+        "temporal_ui": f"http://127.0.0.1:{settings.dev_server.ui_port}",
+        "namespace": settings.temporal.namespace,
+        "assistant_id": assistants.first_id(),
+    }

@@ -1,0 +1,42 @@
+"""Threads: create, read, search, delete, and the thread's current state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response, status
+
+from api.deps import CallerDep, ThreadsDep
+from api.schemas import ThreadCreate, ThreadSearch
+
+router = APIRouter(prefix="/threads", tags=["threads"])
+
+
+@router.post("")
+async def create_thread(
+    threads: ThreadsDep, body: Annotated[ThreadCreate | None, Body()] = None
+) -> dict[str, Any]:
+    return await threads.create(body or ThreadCreate())
+
+
+@router.post("/search")
+async def search_threads(
+    threads: ThreadsDep, body: Annotated[ThreadSearch | None, Body()] = None
+) -> list[dict[str, Any]]:
+    return await threads.search(body or ThreadSearch())
+
+
+@router.get("/{thread_id}")
+async def get_thread(thread_id: str, threads: ThreadsDep) -> dict[str, Any]:
+    return await threads.get(thread_id)
+
+
+@router.delete("/{thread_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_thread(thread_id: str, threads: ThreadsDep, caller: CallerDep) -> Response:
+    await threads.delete(thread_id, caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{thread_id}/state")
+async def get_thread_state(thread_id: str, threads: ThreadsDep) -> dict[str, Any]:
+    return await threads.state(thread_id)

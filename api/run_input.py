@@ -1,0 +1,137 @@
+"""Turning an Agent Server run request into the turn's input.
+
+Clients send messages in either the OpenAI-like form ({"role": "user", "content": ...}) or
+LangChain's flat form ({"type": "human", ...}); the workflow only ever sees the flat form,
+and every message gets an id up front so a retried or rolled-back turn can name it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.errors import InvalidInputError
+from api.records import RunRecord, utc_now
+from api.schemas import CancelAction, RunCreate
+from core.contracts import Message, StopRequest
+from core.messages import from_dict, text_of
+
+DEFAULT_STREAM_MODES: tuple[str, ...] = ("values",)
+ALL_STREAM_MODES: tuple[str, ...] = ("values", "updates", "messages-tuple", "custom")
+_HUMAN_KINDS = ("user", "human")
+PREVIEW_CHARS = 200
+SUMMARY_CHARS = 80
+
+
+def normalize_input(raw: Any) -> list[Message]:
+    """The run's input messages as flat human-message dicts, or InvalidInputError."""
+    messages = raw.get("messages") if isinstance(raw, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInputError(
+            'input.messages must be a non-empty list, e.g. {"messages": '
+            '[{"role": "user", "content": "hello"}]}'
+        )
+    return [normalize_message(message, index) for index, message in enumerate(messages)]
+
+
+def normalize_message(raw: Any, index: int) -> Message:
+    where = f"input.messages[{index}]"
+    if isinstance(raw, str):
+        raw = {"type": "human", "content": raw}
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"{where} must be an object with role/type and content")
+    kind = raw.get("type") or raw.get("role")
+    if kind not in _HUMAN_KINDS:
+        raise InvalidInputError(
+            f"{where}: only user messages can start a turn (role 'user' or type 'human'),"
+            f" got {kind!r}"
+        )
+    content = raw.get("content")
+    if not isinstance(content, (str, list)):
+        raise InvalidInputError(f"{where}.content must be a string or a list of content parts")
+    message: Message = {"type": "human", "content": content, "id": _message_id(raw, where)}
+    if isinstance(raw.get("name"), str):
+        message["name"] = raw["name"]
+    _validate(message, where)
+    if not text_of(message).strip() and not _has_non_text_part(content):
+        raise InvalidInputError(f"{where}.content is empty")
+    return message
+
+
+def _message_id(raw: dict[str, Any], where: str) -> str:
+    given = raw.get("id")
+    if given is None or given == "":
+        return str(uuid.uuid4())
+    if not isinstance(given, str):
+        raise InvalidInputError(f"{where}.id must be a string")
+    return given
+
+
+def _validate(message: Message, where: str) -> None:
+    """LangChain must accept the message, or the worker would fail on it later."""
+    try:
+        from_dict(message)
+    except (ValidationError, ValueError) as exc:
+        raise InvalidInputError(f"{where} is not a valid message: {exc}") from exc
+
+
+def _has_non_text_part(content: str | list[Any]) -> bool:
+    return isinstance(content, list) and any(
+        isinstance(part, dict) and part.get("type") not in (None, "text") for part in content
+    )
+
+
+def normalize_stream_modes(raw: str | Sequence[str] | None) -> list[str] | None:
+    """Stream modes as a list without blanks or duplicates; None when none were given."""
+    if raw is None:
+        return None
+    items = [raw] if isinstance(raw, str) else list(raw)
+    modes: list[str] = []
+    for item in items:
+        for mode in str(item).split(","):
+            if mode.strip() and mode.strip() not in modes:
+                modes.append(mode.strip())
+    return modes or None
+
+
+def preview_text(messages: list[Message], limit: int = PREVIEW_CHARS) -> str:
+    """The user's words, for the workflow memo and summary shown in the Temporal Web UI."""
+    text = " ".join(text_of(message).strip() for message in messages).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def new_run_record(thread_id: str, body: RunCreate, caller: str, *, streaming: bool) -> RunRecord:
+    """A new run's record; its input is validated here, before anything is stored."""
+    messages = normalize_input(body.input)
+    modes = normalize_stream_modes(body.stream_mode)
+    if streaming and modes is None:
+        modes = list(DEFAULT_STREAM_MODES)
+    now = utc_now()
+    return RunRecord(
+        run_id=str(uuid.uuid4()),
+        thread_id=thread_id,
+        assistant_id=body.assistant_id,
+        user_id=caller,
+        created_at=now,
+        updated_at=now,
+        metadata=body.metadata or {},
+        multitask_strategy=body.multitask_strategy or "enqueue",
+        kwargs={
+            "input": {"messages": messages},
+            "stream_mode": modes,
+            "stream_resumable": body.stream_resumable,
+            "on_disconnect": body.on_disconnect,
+            "config": body.config or {},
+        },
+    )
+
+
+def superseding_stop(run: RunRecord) -> StopRequest:
+    """How a new run with interrupt/rollback stops the active one; the caller is the actor."""
+    strategy = run.multitask_strategy
+    action: CancelAction = "rollback" if strategy == "rollback" else "interrupt"
+    reason = f"superseded by a new run (multitask_strategy={strategy})"
+    return StopRequest(action=action, actor=run.user_id, reason=reason)

@@ -1,0 +1,72 @@
+"""The JSON shapes of the Agent Server protocol, built from records and views."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from api.records import RunView, ThreadRecord
+
+
+def run_json(view: RunView) -> dict[str, Any]:
+    run = view.record
+    outcome = dataclasses.asdict(view.outcome) if view.outcome is not None else None
+    stop = view.outcome.stop if view.outcome is not None else None
+    return {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "assistant_id": run.assistant_id,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "status": view.status,
+        "metadata": run.metadata,
+        "kwargs": run.kwargs,
+        "multitask_strategy": run.multitask_strategy,
+        "cancel_reason": stop.reason if stop is not None else None,
+        "outcome": outcome,
+    }
+
+
+def thread_json(thread: ThreadRecord, status: str, messages: list[Any]) -> dict[str, Any]:
+    return {
+        "thread_id": thread.thread_id,
+        "created_at": thread.created_at,
+        "updated_at": thread.updated_at,
+        "metadata": thread.metadata,
+        "status": status,
+        "values": {"messages": messages},
+        "config": {},
+        "interrupts": {},
+    }
+
+
+def checkpoint_json(thread_id: str, config: dict[str, Any] | None) -> dict[str, Any] | None:
+    configurable = (config or {}).get("configurable", {})
+    if config is None:
+        return None
+    return {
+        "thread_id": thread_id,
+        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        "checkpoint_id": configurable.get("checkpoint_id"),
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """Checkpoint metadata may hold LangChain objects; JSON gets their serialized form."""
+    return json.loads(json.dumps(value, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def final_values(view: RunView, messages: list[Any]) -> dict[str, Any]:
+    """What /runs/wait and /join return: the thread's values, or the Agent Server's error
+    shape, which langgraph_sdk's runs.wait() raises as an exception."""
+    if view.status in ("error", "timeout"):
+        message = view.outcome.error if view.outcome is not None else None
+        return {"__error__": {"error": f"Run{view.status.title()}", "message": message or ""}}
+    return {"messages": messages}

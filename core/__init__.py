@@ -1,0 +1,1 @@
+"""Pieces every process shares: settings, the contracts between API, workflows and activities."""

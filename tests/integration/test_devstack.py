@@ -1,0 +1,180 @@
+"""`python -m devstack` (what `make dev` runs) starts the whole stack and Ctrl-C stops all of it.
+
+The launcher runs as a real subprocess with every port moved to a free ephemeral one and every
+data file in a temporary folder, so the test never collides with a developer's `make dev`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+
+from core.settings import REPO_ROOT, load_settings
+from devstack.banner import BANNER_LAST_LINE
+from devstack.launcher import PIDS_FILE, temporal_spec
+from devstack.processes import Child
+from devstack.readiness import wait_for_temporal
+
+pytestmark = pytest.mark.integration
+
+STARTUP_DEADLINE = 150.0
+STOP_DEADLINE = 45.0
+"""Reverse-order shutdown: at most ~10 s grace per child, normally well under a second."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stack_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSTOP_", "OPENAI_"))}
+    env.update(
+        CHATSTOP_DEV_SERVER__GRPC_PORT=str(ports["grpc"]),
+        CHATSTOP_TEMPORAL__ADDRESS=f"127.0.0.1:{ports['grpc']}",
+        CHATSTOP_DEV_SERVER__UI_PORT=str(ports["ui"]),
+        CHATSTOP_API__PORT=str(ports["api"]),
+        CHATSTOP_SCRIPTED_MODEL__PORT=str(ports["model"]),
+        CHATSTOP_DEV_SERVER__DB_FILE=str(data_dir / "temporal.sqlite"),
+        CHATSTOP_STORE__SQLITE_PATH=str(data_dir / "threads.sqlite"),
+    )
+    return env
+
+
+class Output:
+    """Collects the launcher's merged stdout/stderr so waits and failures can show it."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.lines: list[str] = []
+        self._changed = asyncio.Condition()
+        self._task = asyncio.create_task(self._collect(stream))
+
+    async def _collect(self, stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            async with self._changed:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self._changed.notify_all()
+
+    async def wait_for(self, text: str, within: float) -> None:
+        async def seen() -> None:
+            async with self._changed:
+                await self._changed.wait_for(
+                    lambda: self._task.done() or any(text in line for line in self.lines)
+                )
+
+        try:
+            await asyncio.wait_for(seen(), within)
+        except TimeoutError:
+            pytest.fail(f"no {text!r} after {within:.0f} s; launcher output:\n{self}")
+        assert any(text in line for line in self.lines), f"launcher ended early:\n{self}"
+
+    async def closed(self, within: float) -> None:
+        """Until the launcher closed its output (it has exited)."""
+        await asyncio.wait_for(self._task, within)
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines[-80:])
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def launched(
+    env: dict[str, str], *args: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, Output]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "devstack", *args,
+        cwd=REPO_ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        yield proc, Output(proc.stdout)
+    finally:
+        if proc.returncode is None:  # the test failed midway: SIGTERM is the polite stop
+            proc.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), STOP_DEADLINE)
+
+
+@pytest.mark.timeout(STARTUP_DEADLINE + STOP_DEADLINE + 30)
+async def test_devstack_serves_every_service_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("grpc", "ui", "api", "model")}
+    pids: dict[str, int] = {}
+    async with launched(stack_env(tmp_path, ports)) as (proc, output):
+        try:
+            await output.wait_for(BANNER_LAST_LINE, within=STARTUP_DEADLINE)
+            pids = json.loads((tmp_path / PIDS_FILE).read_text())
+            assert list(pids) == ["temporal", "model", "worker", "api"]
+            async with httpx.AsyncClient(timeout=5) as http:
+                ok = await http.get(f"http://127.0.0.1:{ports['api']}/ok")
+                assert (ok.status_code, ok.json()) == (200, {"ok": True})
+                web_ui = await http.get(f"http://127.0.0.1:{ports['ui']}/")
+                assert web_ui.status_code == 200
+                health = await http.get(f"http://127.0.0.1:{ports['model']}/healthz")
+                assert health.status_code == 200
+
+            proc.send_signal(signal.SIGINT)
+            code = await asyncio.wait_for(proc.wait(), STOP_DEADLINE)
+            assert code == 0, str(output)
+            assert [name for name, pid in pids.items() if group_alive(pid)] == []
+            assert not (tmp_path / PIDS_FILE).exists()
+        finally:
+            for pid in pids.values():  # never leave a stray server behind a failed test
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+async def test_devstack_refuses_to_start_on_a_busy_port_and_names_it(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in ("grpc", "ui", "api", "model")}
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports["api"]))
+        squatter.listen()
+        async with launched(stack_env(tmp_path, ports)) as (proc, output):
+            code = await asyncio.wait_for(proc.wait(), 30)
+            await output.closed(within=5)
+    assert code == 1
+    text = str(output)
+    assert f"port {ports['api']} on 127.0.0.1 is already in use" in text
+    assert "CHATSTOP_API__PORT" in text
+    assert "started temporal" not in text  # the check runs before anything is launched
+
+
+async def test_dev_server_restarts_on_the_same_history_file_with_its_search_attributes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grpc = free_port()
+    monkeypatch.setenv("CHATSTOP_DEV_SERVER__GRPC_PORT", str(grpc))
+    monkeypatch.setenv("CHATSTOP_DEV_SERVER__UI_PORT", str(free_port()))
+    monkeypatch.setenv("CHATSTOP_DEV_SERVER__DB_FILE", str(tmp_path / "temporal.sqlite"))
+    monkeypatch.setenv("CHATSTOP_TEMPORAL__ADDRESS", f"127.0.0.1:{grpc}")
+    settings = load_settings()
+    for _ in range(2):  # the second start re-registers attributes that already exist
+        server = await Child.start(temporal_spec(settings), cwd=REPO_ROOT, env=os.environ)
+        try:
+            client = await wait_for_temporal(settings, within=60)
+            listed = await client.operator_service.list_search_attributes(
+                ListSearchAttributesRequest(namespace=settings.temporal.namespace)
+            )
+            assert set(settings.dev_server.search_attributes) <= set(listed.custom_attributes)
+        finally:
+            await server.stop(grace_seconds=10)
+        assert server.exited.result() == 0, "the dev server did not shut down cleanly"

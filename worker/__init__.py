@@ -1,0 +1,1 @@
+"""The Temporal worker process: runs turn workflows and their activities."""

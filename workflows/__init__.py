@@ -1,0 +1,1 @@
+"""Deterministic workflow code only: the chat turn, its stop handling and compensation."""
