@@ -54,10 +54,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def _describe_error(err: BaseException) -> str:
-    cause: BaseException | None = err
-    while getattr(cause, "cause", None) is not None:
-        cause = cause.cause  # type: ignore[attr-defined]
-    return str(getattr(cause, "message", None) or cause or err)
+    """The activity's own message (e.g. "model endpoint returned HTTP 500: ..."), not the
+    generic "Activity task failed" wrapper."""
+    cause = getattr(err, "cause", None)
+    return str(getattr(cause, "message", None) or err)
 
 
 @workflow.defn(name=TURN_WORKFLOW)
@@ -84,8 +84,9 @@ class TurnWorkflow:
                 summary="load thread",
             )
             graph = asyncio.create_task(self._run_graph(snapshot))
-            # Shielded: the cancel is handled here, explicitly, not inside LangGraph.
-            await asyncio.shield(graph)
+            # asyncio.wait neither cancels the graph nor raises its error: the cancel is
+            # handled here, explicitly, not inside LangGraph; errors are settled below.
+            await asyncio.wait({graph})
         except asyncio.CancelledError:
             self.session.begin_stop(StopRequest.from_cancel_reason(workflow.cancellation_reason()))
         outcome = await self._settle(graph)

@@ -1,0 +1,71 @@
+"""Agents used only by tests: the ReAct graph with tools whose compensators are observable."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from agents.react import build_react_graph
+from agents.registry import AgentDefinition
+from agents.toolkit import ToolContext, chat_tool
+
+UNDO_LOG = "undo-log.txt"
+
+
+def _log(ctx: ToolContext, line: str) -> None:
+    with Path(ctx.data_dir, UNDO_LOG).open("a") as f:
+        f.write(line + "\n")
+
+
+def undo_step(label: str, ctx: ToolContext) -> str:
+    _log(ctx, f"undo {label}")
+    return f"undid {label}"
+
+
+@chat_tool(compensate=undo_step)
+def record_step(label: str, ctx: ToolContext) -> str:
+    """Record a step (a side effect whose undo is logged)."""
+    _log(ctx, f"do {label}")
+    return f"did {label}"
+
+
+def slow_undo(label: str, ctx: ToolContext) -> str:
+    time.sleep(1.5)  # long enough for a second stop to arrive while it runs
+    _log(ctx, f"undo {label}")
+    return f"slowly undid {label}"
+
+
+@chat_tool(compensate=slow_undo)
+def record_slow_undo(label: str, ctx: ToolContext) -> str:
+    """A side effect whose compensation takes a while."""
+    _log(ctx, f"do {label}")
+    return f"did {label}"
+
+
+def broken_undo(label: str, ctx: ToolContext) -> str:
+    raise RuntimeError(f"the undo service refused {label}")
+
+
+@chat_tool(compensate=broken_undo)
+def record_unrecoverable(label: str, ctx: ToolContext) -> str:
+    """A side effect that cannot be undone."""
+    _log(ctx, f"do {label}")
+    return f"did {label}"
+
+
+@chat_tool
+def wait_a_while(seconds: float, ctx: ToolContext) -> str:
+    """A read-only slow tool."""
+    ctx.sleep(seconds)
+    return "waited"
+
+
+def undo_lines(data_dir: Path) -> list[str]:
+    path = data_dir / UNDO_LOG
+    return path.read_text().splitlines() if path.exists() else []
+
+
+undo_agent = AgentDefinition(
+    graph=build_react_graph(),
+    tools=[record_step, record_slow_undo, record_unrecoverable, wait_a_while],
+)

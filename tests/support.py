@@ -1,0 +1,122 @@
+"""A test rig around one worker: start turns, watch their events, stop them, read the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.workflow_streams import WorkflowStreamClient
+
+from activities.thread_store import ThreadStore, open_thread_store
+from activities.tools import ToolActivities
+from core.contracts import (
+    EVENTS_TOPIC,
+    TURN_WORKFLOW,
+    StopRequest,
+    TurnEvent,
+    TurnInput,
+    TurnOutcome,
+    turn_workflow_id,
+)
+from core.settings import Settings
+from devstack.scripted_model.runner import RunningScriptedModel
+from worker.assembly import build_worker
+
+DEFAULT_GRAPH = "agents.react:graph"
+TEST_GRAPHS = ("tests.agents_for_tests:undo_agent",)
+
+
+@dataclass
+class TurnRig:
+    client: Client
+    settings: Settings
+    store: ThreadStore
+    tools: ToolActivities
+    model: RunningScriptedModel
+
+    async def start(
+        self, text: str, *, thread_id: str, graph: str = DEFAULT_GRAPH
+    ) -> WorkflowHandle[Any, TurnOutcome]:
+        run_id = str(uuid.uuid4())
+        turn = TurnInput(
+            thread_id=thread_id,
+            run_id=run_id,
+            assistant_id="agent",
+            graph_id=graph,
+            user_id="tester",
+            input_messages=[{"type": "human", "content": text, "id": f"human-{run_id}"}],
+            model_name="scripted",
+            heartbeat_timeout_seconds=self.settings.heartbeat.timeout_seconds,
+            model_max_attempts=self.settings.model.max_attempts,
+        )
+        return await self.client.start_workflow(
+            TURN_WORKFLOW,
+            turn,
+            id=turn_workflow_id(thread_id, run_id),
+            task_queue=self.settings.temporal.task_queue,
+            result_type=TurnOutcome,
+        )
+
+    async def events(self, handle: WorkflowHandle[Any, Any]) -> AsyncIterator[TurnEvent]:
+        """The turn's events as they are published, up to and including `end`."""
+        stream = WorkflowStreamClient.create(self.client, handle.id)
+        async for item in stream.subscribe(
+            [EVENTS_TOPIC], result_type=TurnEvent, poll_cooldown=timedelta(milliseconds=10)
+        ):
+            yield item.data
+            if item.data.kind == "end":
+                return
+
+    async def wait_for_event(
+        self, handle: WorkflowHandle[Any, Any], predicate: Callable[[TurnEvent], bool]
+    ) -> list[TurnEvent]:
+        seen: list[TurnEvent] = []
+        async for event in self.events(handle):
+            seen.append(event)
+            if predicate(event):
+                return seen
+        raise AssertionError(f"turn ended before the awaited event; saw {[e.kind for e in seen]}")
+
+    async def stop(
+        self, handle: WorkflowHandle[Any, Any], action: str = "interrupt", reason: str = "test"
+    ) -> None:
+        request = StopRequest(action=action, actor="tester", reason=reason)  # type: ignore[arg-type]
+        await handle.cancel(reason=request.to_cancel_reason())
+
+    def model_calls(self, marker: str) -> list[dict[str, Any]]:
+        return self.model.request_log.snapshot(contains=marker)
+
+    async def wait_model_calls_closed(self, marker: str, timeout: float = 10) -> list[dict[str, Any]]:
+        """Entries of this test's model calls once every one has ended (connection closed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = self.model_calls(marker)
+            if calls and all(c["end"] is not None for c in calls):
+                return calls
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"model calls still open after {timeout}s: {self.model_calls(marker)}")
+
+
+@asynccontextmanager
+async def running_rig(
+    client: Client, settings: Settings, model: RunningScriptedModel
+) -> AsyncIterator[TurnRig]:
+    async with open_thread_store(settings) as store:
+        assembled = build_worker(client, settings, store, extra_graph_refs=TEST_GRAPHS)
+        async with assembled.worker:
+            yield TurnRig(client, settings, store, assembled.tools, model)
+
+
+def history_activity_names(events: list[Any]) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]

@@ -1,0 +1,75 @@
+"""A turn that runs to the end: streaming, tool calls as activities, thread state."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from core.contracts import TurnEvent
+from tests.support import TurnRig, history_activity_names
+
+
+def _tool(name: str, **args: object) -> str:
+    return f"[tool={name} {json.dumps(args)}]"
+
+
+async def test_turn_streams_tokens_runs_tool_and_commits_thread(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"{_tool('search_docs', query='stop')}[tokens=40] {marker}", thread_id=thread)
+    events: list[TurnEvent] = [e async for e in rig.events(handle)]
+    outcome = await handle.result()
+
+    assert outcome.status == "success" and outcome.outcome == "completed"
+    kinds = [e.kind for e in events]
+    assert kinds.count("token") == 40, kinds
+    assert kinds[-1] == "end" and kinds.index("token") < kinds.index("end")
+    updates = [e.data for e in events if e.kind == "updates"]
+    assert [next(iter(u)) for u in updates] == ["model", "tools", "model"]
+    messages = (await rig.store.load(thread)).messages
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"]
+    assert messages[1]["tool_calls"][0]["name"] == "search_docs"
+    assert messages[2]["content"].startswith("- ")
+    assert "Using 1 tool results" in messages[3]["content"]
+    assert messages[3]["response_metadata"].get("stopped") is None
+    history = [e async for e in handle.fetch_history_events()]
+    names = history_activity_names(history)
+    assert names == ["load_thread", "call_model", "run_tool", "call_model", "commit_turn"]
+
+
+async def test_second_turn_sees_first_turn_messages(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    first = await rig.start(f"[tokens=5] first {marker}", thread_id=thread)
+    await first.result()
+    second = await rig.start(f"[tokens=5] second {marker}", thread_id=thread)
+    await second.result()
+
+    calls = rig.model_calls(marker)
+    assert len(calls) == 2
+    sent = [(m["role"], m["content"]) for m in calls[1]["messages"] if m["role"] != "system"]
+    assert sent[0] == ("user", f"[tokens=5] first {marker}")
+    assert sent[1][0] == "assistant" and sent[1][1]
+    assert sent[2] == ("user", f"[tokens=5] second {marker}")
+    assert len((await rig.store.load(thread)).messages) == 4
+
+
+async def test_model_error_ends_run_in_error_naming_the_cause(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[fail=500] {marker}", thread_id=thread)
+    events = [e async for e in rig.events(handle)]
+    outcome = await handle.result()
+
+    assert outcome.status == "error" and outcome.turn_status == "error"
+    assert "HTTP 500" in (outcome.error or "")
+    errors = [e for e in events if e.kind == "error"]
+    assert errors and "HTTP 500" in errors[0].data["message"]
+    assert len(rig.model_calls(marker)) == rig.settings.model.max_attempts  # Temporal retried
+
+    follow_up = await rig.start(f"[tokens=3] again {marker}", thread_id=thread)
+    assert (await follow_up.result()).status == "success"
+
+
+async def test_rejected_request_is_not_retried(rig: TurnRig, marker: str) -> None:
+    handle = await rig.start(f"[fail=400] {marker}", thread_id=str(uuid.uuid4()))
+    outcome = await handle.result()
+    assert outcome.status == "error" and "HTTP 400" in (outcome.error or "")
+    assert len(rig.model_calls(marker)) == 1

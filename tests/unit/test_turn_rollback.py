@@ -1,0 +1,122 @@
+"""Rollback: compensators run newest first as durable activities, the stop cannot cancel
+them, and the thread returns exactly to its pre-turn checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+
+from agents.demo_tools import count_tickets
+from tests.agents_for_tests import undo_lines
+from tests.support import TurnRig, history_activity_names
+
+UNDO_AGENT = "tests.agents_for_tests:undo_agent"
+
+
+def _tool(name: str, **args: object) -> str:
+    return f"[tool={name} {json.dumps(args)}]"
+
+
+def _data_dir(rig: TurnRig) -> Path:
+    return rig.settings.data_path(rig.settings.store.sqlite_path).parent
+
+
+async def _until(condition: object, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
+async def test_rollback_undoes_side_effects_in_reverse_order(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    before = await rig.start(f"[tokens=3] earlier {marker}", thread_id=thread)
+    await before.result()
+    checkpoint = await rig.store.load(thread)
+
+    prompt = (
+        f"{_tool('record_step', label='a')}{_tool('record_step', label='b')}"
+        f"{_tool('wait_a_while', seconds=60)} {marker}"
+    )
+    handle = await rig.start(prompt, thread_id=thread, graph=UNDO_AGENT)
+    data_dir = _data_dir(rig)
+    await _until(lambda: rig.tools.calls["wait_a_while"] == 1 and len(undo_lines(data_dir)) == 2)
+    await rig.stop(handle, action="rollback", reason="undo it all")
+    outcome = await handle.result()
+
+    assert outcome.status == "interrupted" and outcome.outcome == "rolled_back"
+    assert outcome.turn_status == "rolled_back"
+    assert undo_lines(data_dir) == ["do a", "do b", "undo b", "undo a"]
+    assert [u.split(":")[0] for u in outcome.undone] == [
+        f"record_step ({c})" for c in _call_ids(outcome.undone)
+    ]
+    assert await rig.store.load(thread) == checkpoint
+    names = history_activity_names([e async for e in handle.fetch_history_events()])
+    assert names.count("compensate_tool") == 2 and names[-1] == "compensate_tool"
+
+
+def _call_ids(undone: list[str]) -> list[str]:
+    return [u.split("(")[1].split(")")[0] for u in undone]
+
+
+async def test_rollback_compensates_a_tool_that_was_in_flight(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    prompt = f"{_tool('create_ticket', title='printer on fire')}{_tool('generate_report', topic='x', seconds=30)} {marker}"
+    handle = await rig.start(prompt, thread_id=thread)
+    await rig.wait_for_event(handle, lambda e: e.kind == "tool")
+    assert count_tickets(_data_dir(rig)) == 1
+    await rig.stop(handle, action="rollback")
+    outcome = await handle.result()
+
+    assert outcome.outcome == "rolled_back"
+    assert count_tickets(_data_dir(rig)) == 0
+    assert len(outcome.undone) == 1 and "deleted ticket 'printer on fire'" in outcome.undone[0]
+    assert (await rig.store.load(thread)).messages == []
+    assert len(rig.model_calls(marker)) == 1
+
+
+async def test_stop_during_compensation_does_not_interrupt_it(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    prompt = f"{_tool('record_slow_undo', label='s')}{_tool('wait_a_while', seconds=60)} {marker}"
+    handle = await rig.start(prompt, thread_id=thread, graph=UNDO_AGENT)
+    await _until(lambda: rig.tools.calls["wait_a_while"] == 1 and undo_lines(_data_dir(rig)))
+    await rig.stop(handle, action="rollback")
+    await _until(lambda: rig.tools.compensations["record_slow_undo"] == 1)
+    await rig.stop(handle, action="interrupt", reason="stop the undo too")  # must not cut it
+    outcome = await handle.result()
+
+    assert outcome.outcome == "rolled_back"
+    assert outcome.stop is not None and outcome.stop.action == "rollback"
+    assert undo_lines(_data_dir(rig)) == ["do s", "undo s"]
+    history = [e async for e in handle.fetch_history_events()]
+    cancels = [e for e in history if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED]
+    assert len(cancels) >= 1
+    assert (await rig.store.load(thread)).messages == []
+
+
+async def test_failing_compensation_ends_in_error_naming_what_was_not_undone(
+    rig: TurnRig, marker: str
+) -> None:
+    thread = str(uuid.uuid4())
+    prompt = (
+        f"{_tool('record_step', label='ok')}{_tool('record_unrecoverable', label='bad')}"
+        f"{_tool('wait_a_while', seconds=60)} {marker}"
+    )
+    handle = await rig.start(prompt, thread_id=thread, graph=UNDO_AGENT)
+    await _until(lambda: rig.tools.calls["wait_a_while"] == 1 and len(undo_lines(_data_dir(rig))) == 2)
+    await rig.stop(handle, action="rollback")
+    outcome = await handle.result()
+
+    assert outcome.status == "error" and outcome.outcome == "rollback_failed"
+    assert outcome.turn_status == "error"
+    assert len(outcome.not_undone) == 1
+    assert "record_unrecoverable" in outcome.not_undone[0]
+    assert "refused bad" in outcome.not_undone[0]
+    assert outcome.error and "could not undo" in outcome.error
+    assert "undo ok" in undo_lines(_data_dir(rig))  # the others were still undone
+    assert rig.tools.compensations["record_unrecoverable"] == 5  # retried, then reported

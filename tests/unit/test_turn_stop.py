@@ -1,0 +1,175 @@
+"""Stop: the model stream and the running tool halt, nothing starts afterwards, the partial
+state is kept and marked, dangling tool calls are answered, and the thread goes on."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import SearchAttributeKey
+
+from core.contracts import SA_TURN_STATUS, TurnEvent
+from tests.support import TurnRig, running_rig
+from workflows.compensation import NOT_RUN, STOPPED_WHILE_RUNNING
+
+
+def _tool(name: str, **args: object) -> str:
+    return f"[tool={name} {json.dumps(args)}]"
+
+
+def _is_token(event: TurnEvent) -> bool:
+    return event.kind == "token"
+
+
+async def _nth_token(rig: TurnRig, handle: object, n: int) -> None:
+    count = 0
+
+    def nth(event: TurnEvent) -> bool:
+        nonlocal count
+        count += event.kind == "token"
+        return count >= n
+
+    await rig.wait_for_event(handle, nth)  # type: ignore[arg-type]
+
+
+async def test_stop_mid_stream_keeps_partial_answer_marked_stopped(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=thread)
+    await _nth_token(rig, handle, 10)
+    await rig.stop(handle, reason="enough, thanks")
+    outcome = await handle.result()
+
+    assert outcome.status == "interrupted" and outcome.outcome == "interrupted"
+    assert outcome.stop is not None and outcome.stop.actor == "tester"
+    [call] = await rig.wait_model_calls_closed(marker)  # one call: nothing started after stop
+    assert call["disconnected"] is True and 10 <= call["tokens"] < 500
+    messages = (await rig.store.load(thread)).messages
+    assert [m["type"] for m in messages] == ["human", "ai"]
+    answer = messages[1]
+    assert answer["content"] and len(answer["content"].split()) < 500
+    assert answer["response_metadata"]["stopped"] is True
+    assert answer["response_metadata"]["stop_reason"] == "enough, thanks"
+    assert answer["response_metadata"]["stopped_by"] == "tester"
+    assert any(k.startswith("partial answer") for k in outcome.kept)
+
+
+async def test_stop_during_tool_call_answers_the_dangling_call(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    prompt = f"{_tool('generate_report', topic='q3', seconds=30)} {marker}"
+    handle = await rig.start(prompt, thread_id=thread)
+    await rig.wait_for_event(handle, lambda e: e.kind == "tool")  # first progress report
+    await rig.stop(handle)
+    outcome = await handle.result()
+
+    assert outcome.status == "interrupted"
+    assert rig.tools.calls["generate_report"] == 1
+    assert len(rig.model_calls(marker)) == 1  # the tool-calling reply only
+    messages = (await rig.store.load(thread)).messages
+    assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"]
+    tool_message = messages[2]
+    assert tool_message["content"].startswith(STOPPED_WHILE_RUNNING)
+    assert "q3: section 1/30 written" in tool_message["content"]
+    assert messages[3]["response_metadata"]["stopped"] is True
+
+    # The next message continues the conversation: the model gets a valid history (the
+    # scripted model answers 400 to dangling tool calls, as OpenAI does).
+    follow_up = await rig.start(f"[tokens=4] go on {marker}", thread_id=thread)
+    assert (await follow_up.result()).status == "success"
+    assert rig.model_calls(marker)[-1]["status"] == 200
+
+
+async def test_stop_between_parallel_tool_calls_keeps_completed_results(
+    rig: TurnRig, marker: str
+) -> None:
+    thread = str(uuid.uuid4())
+    prompt = (
+        f"{_tool('search_docs', query='rollback')}"
+        f"{_tool('generate_report', topic='q4', seconds=30)} {marker}"
+    )
+    handle = await rig.start(prompt, thread_id=thread)
+    await rig.wait_for_event(handle, lambda e: e.kind == "tool")
+    await rig.stop(handle)
+    outcome = await handle.result()
+
+    assert outcome.status == "interrupted"
+    messages = (await rig.store.load(thread)).messages
+    tools = {m["name"]: m for m in messages if m["type"] == "tool"}
+    assert "Rollback runs" in tools["search_docs"]["content"]
+    assert tools["generate_report"]["content"].startswith(STOPPED_WHILE_RUNNING)
+    ai_calls = [tc["id"] for m in messages if m["type"] == "ai" for tc in m["tool_calls"]]
+    assert sorted(ai_calls) == sorted(m["tool_call_id"] for m in tools.values())
+    assert len(rig.model_calls(marker)) == 1
+
+
+async def test_stop_before_first_model_call_never_calls_the_model(
+    rig: TurnRig, marker: str
+) -> None:
+    # No worker polls this queue until the stop is in: the turn starts already stopped.
+    idle_queue = rig.settings.model_copy(
+        update={"temporal": rig.settings.temporal.model_copy(update={"task_queue": f"idle-{marker}"})}
+    )
+    late = TurnRig(rig.client, idle_queue, rig.store, rig.tools, rig.model)
+    thread = str(uuid.uuid4())
+    handle = await late.start(f"[tool=search_docs][tokens=5] {marker}", thread_id=thread)
+    await late.stop(handle, reason="changed my mind")
+    async with running_rig(rig.client, idle_queue, rig.model) as worker_rig:
+        outcome = await handle.result()
+        messages = (await worker_rig.store.load(thread)).messages
+
+    assert outcome.status == "interrupted"
+    assert rig.model_calls(marker) == []
+    assert worker_rig.tools.calls == {}
+    assert [m["type"] for m in messages] == ["human", "ai"]
+    assert messages[1]["content"] == ""
+    assert messages[1]["response_metadata"]["stop_reason"] == "changed my mind"
+
+
+async def test_stop_racing_completion_has_exactly_one_outcome(rig: TurnRig, marker: str) -> None:
+    for after_events in range(0, 8):
+        thread = str(uuid.uuid4())
+        handle = await rig.start(f"[tokens=4][pace=5] race {after_events} {marker}", thread_id=thread)
+        seen = 0
+        async for event in rig.events(handle):
+            seen += 1
+            if seen > after_events:
+                break
+        try:
+            await rig.stop(handle)
+        except Exception:
+            pass  # the run had already closed: then it completed
+        outcome = await handle.result()
+        end = [e async for e in rig.events(handle)][-1]
+        assert end.kind == "end" and end.data["status"] == outcome.status
+        assert outcome.status in ("success", "interrupted")
+        answer = (await rig.store.load(thread)).messages[-1]
+        assert answer["type"] == "ai"
+        stopped = answer["response_metadata"].get("stopped") is True
+        assert stopped == (outcome.status == "interrupted")
+        if outcome.status == "success":
+            assert len(answer["content"].split()) == 4
+
+
+async def test_second_stop_is_idempotent(rig: TurnRig, marker: str) -> None:
+    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=str(uuid.uuid4()))
+    await _nth_token(rig, handle, 3)
+    await rig.stop(handle, reason="first")
+    await rig.stop(handle, reason="second")
+    outcome = await handle.result()
+    assert outcome.status == "interrupted" and outcome.stop is not None
+    assert outcome.stop.reason == "first"
+    assert len(rig.model_calls(marker)) == 1
+
+
+async def test_plain_temporal_cancel_is_an_interrupt(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=thread)
+    await _nth_token(rig, handle, 3)
+    await handle.cancel()  # what the Web UI's Request Cancellation sends
+    outcome = await handle.result()
+    assert outcome.status == "interrupted" and outcome.stop is not None
+    assert outcome.stop.action == "interrupt" and outcome.stop.actor == "temporal"
+    description = await handle.describe()
+    assert description.status == WorkflowExecutionStatus.COMPLETED
+    status = description.typed_search_attributes.get(SearchAttributeKey.for_keyword(SA_TURN_STATUS))
+    assert status == "stopped"
