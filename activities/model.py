@@ -71,7 +71,9 @@ class ModelActivities:
             if attempt > 1:
                 # Clients drop the half answer of the failed attempt before new tokens come.
                 events.publish(
-                    TurnEvent(kind="reset", data={"message_id": call.message_id, "attempt": attempt}),
+                    TurnEvent(
+                        kind="reset", data={"message_id": call.message_id, "attempt": attempt}
+                    ),
                     force_flush=True,
                 )
             return await self._stream(call, events)
@@ -89,9 +91,16 @@ class ModelActivities:
                         text = text_of(chunk)
                         if text:
                             tokens += 1
-                            events.publish(TurnEvent(kind="token", data={
-                                "message_id": call.message_id, "text": text, "node": call.node
-                            }))
+                            events.publish(
+                                TurnEvent(
+                                    kind="token",
+                                    data={
+                                        "message_id": call.message_id,
+                                        "text": text,
+                                        "node": call.node,
+                                    },
+                                )
+                            )
         except asyncio.CancelledError:
             # aclosing() has closed the HTTP response: the provider sees the disconnect.
             partial = AIMessage(content=text_of(answer) if answer else "", id=call.message_id)

@@ -67,9 +67,14 @@ class ToolActivities:
             loop = asyncio.get_running_loop()
 
             def report(message: str) -> None:
-                event = TurnEvent(kind="tool", data={
-                    "tool_call_id": call.tool_call_id, "name": call.name, "progress": message
-                })
+                event = TurnEvent(
+                    kind="tool",
+                    data={
+                        "tool_call_id": call.tool_call_id,
+                        "name": call.name,
+                        "progress": message,
+                    },
+                )
                 loop.call_soon_threadsafe(events.publish, event)
 
             ctx = ToolContext(call.idempotency_key, self._data_dir, report=report)
@@ -111,5 +116,3 @@ class ToolActivities:
             raise ApplicationError(
                 f"compensator of {comp.tool_name} failed: {err}", type="CompensationFailed"
             ) from err
-
-

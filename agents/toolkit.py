@@ -98,9 +98,7 @@ def _args_model(func: ToolFunction) -> type[BaseModel]:
     return create_model(f"{func.__name__}_args", __config__=config, **fields)
 
 
-def chat_tool(
-    func: ToolFunction | None = None, *, compensate: ToolFunction | None = None
-) -> Any:
+def chat_tool(func: ToolFunction | None = None, *, compensate: ToolFunction | None = None) -> Any:
     """Decorator: `@chat_tool` or `@chat_tool(compensate=undo_fn)`."""
 
     def wrap(f: ToolFunction) -> ChatTool:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from activities.thread_store import ThreadStore, open_thread_store
 from api.assistants import AssistantCatalog
-from api.deps import Services
+from api.deps import Services, get_caller
 from api.http_errors import install_error_handling
 from api.routes import assistants, cancel, health, page, runs, threads
 from api.routes.page import STATIC_DIR
@@ -47,6 +47,29 @@ def create_app(
     thread_store: used as is; without one the configured checkpointer is opened.
     run_store_path: SQLite file for thread and run records (default .data/api.sqlite).
     """
+    app = FastAPI(
+        title="chatstop",
+        summary="LangGraph chat turns as durable Temporal workflows; Stop really stops.",
+        lifespan=_lifespan(settings, temporal_client, thread_store, run_store_path),
+    )
+    app.state.settings = settings
+    install_error_handling(app)
+    for module in (health, page):
+        app.include_router(module.router)
+    # Everything that reads or changes threads and runs needs a caller (x-api-key when set).
+    for module in (assistants, threads, runs, cancel):
+        app.include_router(module.router, dependencies=[Depends(get_caller)])
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    return app
+
+
+def _lifespan(
+    settings: Settings,
+    temporal_client: Client | None,
+    thread_store: ThreadStore | None,
+    run_store_path: Path | None,
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Open the stores, connect Temporal, and put the services on app.state."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,17 +89,7 @@ def create_app(
             app.state.services = services
             yield
 
-    app = FastAPI(
-        title="chatstop",
-        summary="LangGraph chat turns as durable Temporal workflows; Stop really stops.",
-        lifespan=lifespan,
-    )
-    app.state.settings = settings
-    install_error_handling(app)
-    for module in (health, page, assistants, threads, runs, cancel):
-        app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
-    return app
+    return lifespan
 
 
 def _services(

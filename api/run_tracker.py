@@ -13,7 +13,12 @@ from collections.abc import AsyncIterator
 
 from temporalio.contrib.workflow_streams import WorkflowStreamItem
 
-from api.errors import ConflictError, TemporalRequestError, TemporalUnavailableError
+from api.errors import (
+    ConflictError,
+    NotFoundError,
+    TemporalRequestError,
+    TemporalUnavailableError,
+)
 from api.records import (
     TERMINAL_STATUSES,
     RunRecord,
@@ -70,11 +75,16 @@ class RunTracker:
     async def start(self, run: RunRecord) -> RunRecord:
         """Start the turn workflow; a run Temporal refuses ends as an error."""
         messages = run.input_messages
+        graph_ref = self._settings.graphs.get(run.assistant_id)
+        if graph_ref is None:  # the registry changed while the run was enqueued
+            detail = f"Assistant {run.assistant_id!r} is no longer configured"
+            await self._settle(run, "error", _failure(detail))
+            raise NotFoundError(detail)
         turn = TurnInput(
             thread_id=run.thread_id,
             run_id=run.run_id,
             assistant_id=run.assistant_id,
-            graph_id=self._settings.graphs[run.assistant_id],
+            graph_id=graph_ref,
             user_id=run.user_id,
             input_messages=messages,
             model_name=self._settings.model_name,
@@ -88,10 +98,7 @@ class RunTracker:
                 summary=preview_text(messages, SUMMARY_CHARS),
             )
         except (TemporalUnavailableError, TemporalRequestError) as exc:
-            failed = TurnOutcome(
-                status="error", turn_status="error", outcome="error", error=str(exc)
-            )
-            await self._settle(run, "error", failed)
+            await self._settle(run, "error", _failure(str(exc)))
             raise
         started = await self._store.mark_started(run)
         self._notify(run.run_id)
@@ -103,7 +110,7 @@ class RunTracker:
         event = self._settled.setdefault(run.run_id, asyncio.Event())
         fresh = await self._store.get_run(run.thread_id, run.run_id) or run
         if fresh.started or fresh.status is not None:
-            self._settled.pop(run.run_id, None)
+            self._notify(run.run_id)  # wakes any other waiter that registered the same event
             return fresh
         await event.wait()
         return await self._store.get_run(run.thread_id, run.run_id) or fresh
@@ -145,3 +152,6 @@ def ended_detail(view: RunView) -> str:
         "there is nothing to stop."
     )
 
+
+def _failure(error: str) -> TurnOutcome:
+    return TurnOutcome(status="error", turn_status="error", outcome="error", error=error)

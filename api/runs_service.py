@@ -105,6 +105,9 @@ class RunsService:
             except ApiError as exc:
                 logger.warning("enqueued runs of thread %s wait: %s", thread_id, exc)
                 await asyncio.sleep(_RETRY_SECONDS)
+            except Exception:
+                logger.exception("enqueued runs of thread %s wait after an error", thread_id)
+                await asyncio.sleep(_RETRY_SECONDS)
 
     async def _start_next(self, thread_id: str) -> bool:
         """Wait for the running run or start the oldest pending one; False when none is left."""
@@ -229,4 +232,3 @@ class RunsService:
     async def _require_thread(self, thread_id: str) -> None:
         if await self._store.get_thread(thread_id) is None:
             raise NotFoundError(f"Thread {thread_id} not found")
-

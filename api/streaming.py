@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import anyio
@@ -105,7 +105,7 @@ class RunEventStream:
         self._with_metadata = with_metadata
         self._cancel_on_disconnect = cancel_on_disconnect
 
-    async def frames(self) -> AsyncIterator[str]:
+    async def frames(self) -> AsyncGenerator[str, None]:
         if self._with_metadata:
             yield format_sse(metadata_event(self._run.run_id))
         queue: asyncio.Queue[_Item] = asyncio.Queue()

@@ -34,7 +34,11 @@ class DevServerSettings(BaseModel):
     ui_port: int = 8233
     db_file: str = ".data/temporal.sqlite"
     search_attributes: dict[str, str] = Field(
-        default_factory=lambda: {"ThreadId": "Keyword", "UserId": "Keyword", "TurnStatus": "Keyword"}
+        default_factory=lambda: {
+            "ThreadId": "Keyword",
+            "UserId": "Keyword",
+            "TurnStatus": "Keyword",
+        }
     )
 
 

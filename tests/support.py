@@ -93,15 +93,17 @@ class TurnRig:
     def model_calls(self, marker: str) -> list[dict[str, Any]]:
         return self.model.request_log.snapshot(contains=marker)
 
-    async def wait_model_calls_closed(self, marker: str, timeout: float = 10) -> list[dict[str, Any]]:
+    async def wait_model_calls_closed(
+        self, marker: str, within: float = 10
+    ) -> list[dict[str, Any]]:
         """Entries of this test's model calls once every one has ended (connection closed)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             calls = self.model_calls(marker)
             if calls and all(c["end"] is not None for c in calls):
                 return calls
             await asyncio.sleep(0.01)
-        raise AssertionError(f"model calls still open after {timeout}s: {self.model_calls(marker)}")
+        raise AssertionError(f"model calls still open after {within}s: {self.model_calls(marker)}")
 
 
 @asynccontextmanager

@@ -19,7 +19,15 @@ from workflows.turn import TurnWorkflow
 
 # Imported for real, not re-imported per run: LangGraph runs inside the workflow, and agent
 # graphs live in user modules. Their code must stay deterministic (async nodes, no I/O).
-PASSTHROUGH = ("langchain_core", "langgraph", "langsmith", "pydantic", "agents", "core", "workflows")
+PASSTHROUGH = (
+    "langchain_core",
+    "langgraph",
+    "langsmith",
+    "pydantic",
+    "agents",
+    "core",
+    "workflows",
+)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -22,16 +23,20 @@ def _dangling_answer(record: ToolCallRecord, why: str) -> str:
     if record.state == "not_run":
         return NOT_RUN if why == "stopped" else f"not run: {why}"
     partial = record.result.partial_output if record.result else ""
-    return f"{STOPPED_WHILE_RUNNING}; partial output:\n{partial}" if partial else STOPPED_WHILE_RUNNING
+    return (
+        f"{STOPPED_WHILE_RUNNING}; partial output:\n{partial}" if partial else STOPPED_WHILE_RUNNING
+    )
 
 
 def kept_messages(
-    session: TurnSession, marker: dict[str, object], why: str = "stopped"
+    session: TurnSession, marker: Mapping[str, object], why: str = "stopped"
 ) -> tuple[list[BaseMessage], list[str]]:
     """The turn as it stands: completed results, every dangling tool call answered, and the
     final AI message (the partial answer, if any) marked with `marker` in its metadata."""
     messages = list(session.produced)
-    kept = [f"tool result {m.name} ({m.tool_call_id})" for m in messages if isinstance(m, ToolMessage)]
+    kept = [
+        f"tool result {m.name} ({m.tool_call_id})" for m in messages if isinstance(m, ToolMessage)
+    ]
     answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
     for record in session.tool_calls.values():
         if record.call_id in answered:
@@ -107,6 +112,6 @@ async def roll_back(session: TurnSession, has_compensator: set[str]) -> Rollback
             )
             report.undone.append(f"{label}: {done}")
         except ActivityError as err:
-            cause = err.cause.message if err.cause else str(err)
+            cause = str(getattr(err.cause, "message", None) or err)
             report.not_undone.append(f"{label}: {cause}")
     return report

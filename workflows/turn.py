@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable
 from dataclasses import asdict
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -101,7 +101,7 @@ class TurnWorkflow:
         ):
             self.events.publish(TurnEvent(kind=mode, data=_jsonable(chunk)))
             if mode == "values":
-                state = chunk
+                state = cast(dict[str, Any], chunk)
         # What the graph added beyond the thread so far and this turn's input.
         known = {m.id for m in prior} | {m["id"] for m in self.inp.input_messages}
         return [m for m in state["messages"] if m.id not in known]
@@ -188,7 +188,9 @@ class TurnWorkflow:
         await self._uninterruptible(
             workflow.execute_activity(
                 "commit_turn",
-                CommitInput(thread_id=self.inp.thread_id, run_id=self.inp.run_id, messages=messages),
+                CommitInput(
+                    thread_id=self.inp.thread_id, run_id=self.inp.run_id, messages=messages
+                ),
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_attempts=20),
                 summary="commit turn",

@@ -35,7 +35,9 @@ STOP_DEADLINE_MS = 15_000
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium: apt-get install -y chromium"
+    ),
 ]
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="needs the playwright package: pip install playwright"
@@ -117,7 +119,8 @@ async def test_stop_keeps_the_partial_answer_and_the_next_message_completes(
         assert 0 < len(shown) <= request["tokens"] < LONG_ANSWER_TOKENS
 
         second = await send(page, f"[tokens={SHORT_ANSWER_TOKENS}] again {marker}")
-        await expect(second.get_by_test_id("assistant-msg")).to_have_attribute("data-status", "done")
+        reply = second.get_by_test_id("assistant-msg")
+        await expect(reply).to_have_attribute("data-status", "done")
         assert len(await answer_words(second)) == SHORT_ANSWER_TOKENS
         await expect(answer).to_have_attribute("data-status", "stopped")
         assert await answer_words(first) == shown, "the stopped answer must stay as it was"

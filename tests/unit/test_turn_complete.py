@@ -15,7 +15,9 @@ def _tool(name: str, **args: object) -> str:
 
 async def test_turn_streams_tokens_runs_tool_and_commits_thread(rig: TurnRig, marker: str) -> None:
     thread = str(uuid.uuid4())
-    handle = await rig.start(f"{_tool('search_docs', query='stop')}[tokens=40] {marker}", thread_id=thread)
+    handle = await rig.start(
+        f"{_tool('search_docs', query='stop')}[tokens=40] {marker}", thread_id=thread
+    )
     events: list[TurnEvent] = [e async for e in rig.events(handle)]
     outcome = await handle.result()
 
