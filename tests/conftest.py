@@ -94,3 +94,18 @@ def settings(tmp_path: Path, scripted_model: object) -> Settings:
         store={"sqlite_path": str(tmp_path / "threads.sqlite")},
         temporal={"task_queue": f"tq-{uuid.uuid4().hex[:8]}"},
     )
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    dev_server: WorkflowEnvironment,
+    scripted_model: object,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[object]:
+    """API + worker + scripted model on the real dev server, shared by a session's tests
+    (each test uses its own threads and prompt marker)."""
+    from tests.stack import running_stack
+
+    data_dir = tmp_path_factory.mktemp("stack")
+    async with running_stack(dev_server.client, scripted_model, data_dir) as running:  # type: ignore[arg-type]
+        yield running
