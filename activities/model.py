@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 from typing import Any
 
 import openai
@@ -18,11 +17,11 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.utils import message_chunk_to_message
 from langchain_openai import ChatOpenAI
 from temporalio import activity
-from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import keep_heartbeating
-from core.contracts import EVENTS_TOPIC, ModelCallInput, ModelCallResult, TurnEvent
+from activities.turn_events import turn_events
+from core.contracts import ModelCallInput, ModelCallResult, TurnEvent
 from core.messages import from_dicts, text_of, to_dict
 from core.settings import Settings
 
@@ -64,9 +63,7 @@ class ModelActivities:
 
     @activity.defn(name="call_model")
     async def call_model(self, call: ModelCallInput) -> ModelCallResult:
-        interval = timedelta(milliseconds=self._settings.streaming.batch_interval_ms)
-        async with WorkflowStreamClient.from_within_activity(batch_interval=interval) as stream:
-            events = stream.topic(EVENTS_TOPIC, type=TurnEvent)
+        async with turn_events(self._settings.streaming) as events:
             attempt = activity.info().attempt
             if attempt > 1:
                 # Clients drop the half answer of the failed attempt before new tokens come.

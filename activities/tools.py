@@ -11,24 +11,23 @@ import asyncio
 import functools
 import logging
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from temporalio import activity
-from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import keep_heartbeating
+from activities.turn_events import turn_events
 from agents.toolkit import ChatTool, ToolContext, ToolFunction, ToolStopped
 from core.contracts import (
-    EVENTS_TOPIC,
     CompensationInput,
     ToolCallInput,
     ToolCallResult,
     TurnEvent,
 )
+from core.settings import StreamingSettings
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10.0
@@ -42,10 +41,10 @@ async def _invoke(func: ToolFunction, args: dict[str, Any], ctx: ToolContext) ->
 
 
 class ToolActivities:
-    def __init__(self, tools: dict[str, ChatTool], data_dir: Path, batch_interval_ms: float):
+    def __init__(self, tools: dict[str, ChatTool], data_dir: Path, streaming: StreamingSettings):
         self._tools = tools
         self._data_dir = data_dir
-        self._batch_interval = timedelta(milliseconds=batch_interval_ms)
+        self._streaming = streaming
         self.calls: Counter[str] = Counter()
         """Tool calls started in this worker, by name: tests prove nothing starts after a stop."""
         self.compensations: Counter[str] = Counter()
@@ -60,10 +59,7 @@ class ToolActivities:
         except ValidationError as err:
             return ToolCallResult(content=f"error: invalid arguments: {err}", status="error")
         self.calls[call.name] += 1
-        async with WorkflowStreamClient.from_within_activity(
-            batch_interval=self._batch_interval
-        ) as stream:
-            events = stream.topic(EVENTS_TOPIC, type=TurnEvent)
+        async with turn_events(self._streaming) as events:
             loop = asyncio.get_running_loop()
 
             def report(message: str) -> None:

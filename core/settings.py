@@ -33,6 +33,8 @@ class DevServerSettings(BaseModel):
     grpc_port: int = 7233
     ui_port: int = 8233
     db_file: str = ".data/temporal.sqlite"
+    metrics_port: int | None = None
+    """Prometheus /metrics of the dev server (benchmarks read heartbeat RPC counts there)."""
     search_attributes: dict[str, str] = Field(
         default_factory=lambda: {
             "ThreadId": "Keyword",
@@ -51,7 +53,11 @@ class HeartbeatSettings(BaseModel):
 
 class StreamingSettings(BaseModel):
     batch_interval_ms: float = 20.0
-    """Workflow Streams publisher batch interval (library default is 2 s: far too slow)."""
+    """First flush interval of an activity's events (library default is 2 s: far too slow)."""
+    batch_growth_ms_per_s: float = 10.0
+    """How much the interval grows per second of streaming: long answers cost less history."""
+    max_batch_interval_ms: float = 400.0
+    """Upper bound of the flush interval."""
     poll_cooldown_ms: float = 20.0
     """Pause between polls of a caught-up subscriber."""
 

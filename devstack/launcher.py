@@ -92,6 +92,8 @@ def temporal_spec(settings: Settings) -> ChildSpec:
         "--log-level", "warn",
         "--ui-disable-news-fetch",  # the Web UI would otherwise fetch a news feed online
     ]  # fmt: skip
+    if dev.metrics_port:
+        argv += ["--metrics-port", str(dev.metrics_port)]
     for name, kind in dev.search_attributes.items():
         # Re-registering on a restart over the same history file is accepted as a no-op.
         argv += ["--search-attribute", f"{name}={kind}"]

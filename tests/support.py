@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
 
@@ -89,6 +90,22 @@ class TurnRig:
     ) -> None:
         request = StopRequest(action=action, actor="tester", reason=reason)  # type: ignore[arg-type]
         await handle.cancel(reason=request.to_cancel_reason())
+
+    async def wait_for_completions(
+        self, handle: WorkflowHandle[Any, Any], count: int, within: float = 10
+    ) -> None:
+        """Until `count` activities have completed in the history. Tests stop a turn only
+        after the server recorded the calls meant to be finished: the time-skipping test
+        server wedges on a cancel that crosses an activity completion (the real server
+        treats it as a no-op; see the README)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            events = [e async for e in handle.fetch_history_events()]
+            done = sum(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED for e in events)
+            if done >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"fewer than {count} activities completed within {within}s")
 
     def model_calls(self, marker: str) -> list[dict[str, Any]]:
         return self.model.request_log.snapshot(contains=marker)

@@ -50,7 +50,7 @@ def build_worker(
     tools = ToolActivities(
         all_tools(refs),
         settings.data_path(settings.store.sqlite_path).parent,
-        settings.streaming.batch_interval_ms,
+        settings.streaming,
     )
     model = ModelActivities(settings)
     threads = ThreadActivities(store)

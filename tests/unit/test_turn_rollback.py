@@ -45,7 +45,8 @@ async def test_rollback_undoes_side_effects_in_reverse_order(rig: TurnRig, marke
     )
     handle = await rig.start(prompt, thread_id=thread, graph=UNDO_AGENT)
     data_dir = _data_dir(rig)
-    await _until(lambda: rig.tools.calls["wait_a_while"] == 1 and len(undo_lines(data_dir)) == 2)
+    await _until(lambda: rig.tools.calls["wait_a_while"] == 1)
+    await rig.wait_for_completions(handle, 4)  # load, model, a, b
     await rig.stop(handle, action="rollback", reason="undo it all")
     outcome = await handle.result()
 
@@ -89,7 +90,8 @@ async def test_stop_during_compensation_does_not_interrupt_it(rig: TurnRig, mark
     thread = str(uuid.uuid4())
     prompt = f"{_tool('record_slow_undo', label='s')}{_tool('wait_a_while', seconds=60)} {marker}"
     handle = await rig.start(prompt, thread_id=thread, graph=UNDO_AGENT)
-    await _until(lambda: rig.tools.calls["wait_a_while"] == 1 and undo_lines(_data_dir(rig)))
+    await _until(lambda: rig.tools.calls["wait_a_while"] == 1)
+    await rig.wait_for_completions(handle, 3)  # load, model, record_slow_undo
     await rig.stop(handle, action="rollback")
     await _until(lambda: rig.tools.compensations["record_slow_undo"] == 1)
     await rig.stop(handle, action="interrupt", reason="stop the undo too")  # must not cut it
@@ -117,9 +119,8 @@ async def test_failing_compensation_ends_in_error_naming_what_was_not_undone(
         f"{_tool('wait_a_while', seconds=60)} {marker}"
     )
     handle = await rig.start(prompt, thread_id=thread, graph=UNDO_AGENT)
-    await _until(
-        lambda: rig.tools.calls["wait_a_while"] == 1 and len(undo_lines(_data_dir(rig))) == 2
-    )
+    await _until(lambda: rig.tools.calls["wait_a_while"] == 1)
+    await rig.wait_for_completions(handle, 4)  # load, model, ok, bad
     await rig.stop(handle, action="rollback")
     outcome = await handle.result()
 

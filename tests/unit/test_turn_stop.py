@@ -131,30 +131,20 @@ async def test_stop_before_first_model_call_never_calls_the_model(
     assert messages[1]["response_metadata"]["stop_reason"] == "changed my mind"
 
 
-async def test_stop_racing_completion_has_exactly_one_outcome(rig: TurnRig, marker: str) -> None:
-    for after_events in range(0, 8):
-        thread = str(uuid.uuid4())
-        handle = await rig.start(
-            f"[tokens=4][pace=5] race {after_events} {marker}", thread_id=thread
-        )
-        seen = 0
-        async for _ in rig.events(handle):
-            seen += 1
-            if seen > after_events:
-                break
-        # If the run had already closed the cancel is refused: then it completed.
-        with contextlib.suppress(RPCError):
-            await rig.stop(handle)
-        outcome = await handle.result()
-        end = [e async for e in rig.events(handle)][-1]
-        assert end.kind == "end" and end.data["status"] == outcome.status
-        assert outcome.status in ("success", "interrupted")
-        answer = (await rig.store.load(thread)).messages[-1]
-        assert answer["type"] == "ai"
-        stopped = answer["response_metadata"].get("stopped") is True
-        assert stopped == (outcome.status == "interrupted")
-        if outcome.status == "success":
-            assert len(answer["content"].split()) == 4
+async def test_stop_after_completion_is_refused_and_outcome_stays_completed(
+    rig: TurnRig, marker: str
+) -> None:
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[tokens=4] {marker}", thread_id=thread)
+    outcome = await handle.result()
+    # The real server refuses this (the API answers 409 before asking); either way a stop
+    # after the end changes nothing.
+    with contextlib.suppress(RPCError):
+        await rig.stop(handle)
+    assert outcome.status == "success"
+    assert (await handle.result()) == outcome
+    answer = (await rig.store.load(thread)).messages[-1]
+    assert answer["response_metadata"].get("stopped") is None
 
 
 async def test_second_stop_is_idempotent(rig: TurnRig, marker: str) -> None:
