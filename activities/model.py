@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import httpx
 import openai
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.utils import message_chunk_to_message
@@ -38,7 +39,7 @@ def classify_model_error(err: Exception, base_url: str | None) -> ApplicationErr
             type="ModelUnavailable" if retryable else "ModelRequestRejected",
             non_retryable=not retryable,
         )
-    if isinstance(err, (openai.APIConnectionError, openai.APITimeoutError)):
+    if isinstance(err, (openai.APIConnectionError, openai.APITimeoutError, httpx.HTTPError)):
         where = base_url or "the OpenAI API"
         return ApplicationError(
             f"model endpoint unreachable at {where}: {err}", type="ModelUnreachable"
@@ -102,7 +103,7 @@ class ModelActivities:
             # aclosing() has closed the HTTP response: the provider sees the disconnect.
             partial = AIMessage(content=text_of(answer) if answer else "", id=call.message_id)
             return ModelCallResult(message=to_dict(partial), stopped=True, tokens=tokens)
-        except openai.OpenAIError as err:
+        except (openai.OpenAIError, httpx.HTTPError) as err:
             raise classify_model_error(err, self._settings.model_base_url) from err
         message = message_chunk_to_message(answer) if answer else AIMessage(content="")
         message.id = call.message_id

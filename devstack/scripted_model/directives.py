@@ -26,7 +26,7 @@ _SENTENCE = (
 )
 WORDS: tuple[str, ...] = tuple(_SENTENCE.split())
 
-_DIRECTIVE_START = re.compile(r"\[(tokens|pace|fail|tool)=")
+_DIRECTIVE_START = re.compile(r"\[(tokens|pace|fail|cut_once|tool)=")
 _SCALAR_VALUE = re.compile(r"\s*([^\[\]]*?)\s*\]")
 # Same constraint OpenAI puts on function names.
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -52,6 +52,8 @@ class Directives:
     tokens: int = DEFAULT_TOKENS
     pace_ms: float = DEFAULT_PACE_MS
     fail_status: int | None = None
+    cut_once: int | None = None
+    """Break the stream after this many tokens, the first time this message is seen."""
     tools: tuple[ToolDirective, ...] = ()
 
 
@@ -65,6 +67,7 @@ class ReplyPlan:
     tool_results: int
     pace_s: float
     fail_status: int | None
+    cut_once: int | None = None
 
 
 def message_text(content: Any) -> str:
@@ -101,6 +104,7 @@ def parse_directives(text: str) -> Directives:
         tokens=_parse_tokens(scalars["tokens"]) if "tokens" in scalars else DEFAULT_TOKENS,
         pace_ms=_parse_pace(scalars["pace"]) if "pace" in scalars else DEFAULT_PACE_MS,
         fail_status=_parse_fail(scalars["fail"]) if "fail" in scalars else None,
+        cut_once=_parse_tokens(scalars["cut_once"]) if "cut_once" in scalars else None,
         tools=tuple(tools),
     )
 
@@ -180,4 +184,5 @@ def plan_reply(messages: list[dict[str, Any]]) -> ReplyPlan:
         tool_results=tool_results,
         pace_s=directives.pace_ms / 1000.0,
         fail_status=directives.fail_status,
+        cut_once=directives.cut_once,
     )

@@ -78,6 +78,10 @@ class _DisconnectAwareResponse(Response):
             group.cancel_scope.cancel()
 
 
+class StreamCut(Exception):
+    """Aborts a response mid-body, so the client sees a broken stream."""
+
+
 @dataclass(frozen=True)
 class _Turn:
     """Everything needed to render one successful reply, streamed or not."""
@@ -86,6 +90,7 @@ class _Turn:
     request: ChatRequest
     plan: ReplyPlan
     created: int
+    cut_after: int | None = None
 
     @property
     def completion_id(self) -> str:
@@ -140,6 +145,9 @@ async def _stream_reply(turn: _Turn, send: Send) -> None:
         for call in turn.tool_calls(streamed=True):
             await _send_body(send, turn.sse_chunk({"tool_calls": [call]}))
         for index, token in enumerate(turn.plan.tokens):
+            if index == turn.cut_after:
+                turn.entry.finish(disconnected=False)  # the server broke it, not the client
+                raise StreamCut(f"[cut_once={index}]: the stream breaks here, as a flaky one would")
             await turn.pace(index)
             await _send_body(send, turn.sse_chunk({"content": token}))
             turn.entry.record_token()
@@ -181,6 +189,18 @@ class _ScriptedModel:
     def __init__(self) -> None:
         self.log = RequestLog()
         self.models_seen: set[str] = {"scripted"}
+        self.cut_already: set[str] = set()
+
+    def _cut_after(self, plan: ReplyPlan, messages: Any) -> int | None:
+        """[cut_once=K] breaks only the first request with this conversation, so a client's
+        retry succeeds (used to test retried model attempts)."""
+        if plan.cut_once is None:
+            return None
+        key = json.dumps(messages, sort_keys=True)
+        if key in self.cut_already:
+            return None
+        self.cut_already.add(key)
+        return plan.cut_once
 
     async def completions(self, request: Request) -> Response:
         entry = self.log.open()
@@ -203,7 +223,10 @@ class _ScriptedModel:
             return _error_response(entry, exc)
         entry.reply = plan.kind
         entry.tool_calls = [tool.name for tool in plan.tool_calls]
-        turn = _Turn(entry=entry, request=chat, plan=plan, created=int(entry.start))
+        cut_after = self._cut_after(plan, entry.messages)
+        turn = _Turn(
+            entry=entry, request=chat, plan=plan, created=int(entry.start), cut_after=cut_after
+        )
         produce = _stream_reply if chat.stream else _json_reply
         logger.debug("request %d: %s reply, stream=%s", entry.seq, plan.kind, chat.stream)
         return _DisconnectAwareResponse(

@@ -22,6 +22,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 
 from core.settings import REPO_ROOT, load_settings
 from devstack.banner import BANNER_LAST_LINE
+from devstack.isolated import free_port, isolated_env
 from devstack.launcher import PIDS_FILE, temporal_spec
 from devstack.processes import Child
 from devstack.readiness import wait_for_temporal
@@ -33,24 +34,8 @@ STOP_DEADLINE = 45.0
 """Reverse-order shutdown: at most ~10 s grace per child, normally well under a second."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def stack_env(data_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATSTOP_", "OPENAI_"))}
-    env.update(
-        CHATSTOP_DEV_SERVER__GRPC_PORT=str(ports["grpc"]),
-        CHATSTOP_TEMPORAL__ADDRESS=f"127.0.0.1:{ports['grpc']}",
-        CHATSTOP_DEV_SERVER__UI_PORT=str(ports["ui"]),
-        CHATSTOP_API__PORT=str(ports["api"]),
-        CHATSTOP_SCRIPTED_MODEL__PORT=str(ports["model"]),
-        CHATSTOP_DEV_SERVER__DB_FILE=str(data_dir / "temporal.sqlite"),
-        CHATSTOP_STORE__SQLITE_PATH=str(data_dir / "threads.sqlite"),
-    )
-    return env
+    return isolated_env(data_dir, ports)
 
 
 class Output:

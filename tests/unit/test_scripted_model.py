@@ -275,6 +275,21 @@ async def test_fail_directive_returns_that_status_with_openai_error_body(
     assert (entry["status"], entry["reply"], entry["tokens"]) == (503, "error", 0)
 
 
+async def test_cut_once_breaks_only_the_first_stream_of_a_conversation(
+    model: RunningScriptedModel, client: httpx.AsyncClient
+) -> None:
+    tag = marker()
+    payload = body([user(f"{tag} [cut_once=3][tokens=6]")])
+    with pytest.raises(httpx.RemoteProtocolError):
+        await post(client, model, payload)
+    retried = await post(client, model, payload)
+
+    assert retried.status_code == 200
+    assert "".join(content_deltas(sse_payloads(retried.text))) == expected_text(6)
+    entries = await log_entries(client, model, tag)
+    assert [(e["tokens"], e["disconnected"]) for e in entries] == [(3, False), (6, False)]
+
+
 async def test_non_streaming_reply_is_a_chat_completion(
     model: RunningScriptedModel, client: httpx.AsyncClient
 ) -> None:

@@ -75,3 +75,20 @@ async def test_rejected_request_is_not_retried(rig: TurnRig, marker: str) -> Non
     outcome = await handle.result()
     assert outcome.status == "error" and "HTTP 400" in (outcome.error or "")
     assert len(rig.model_calls(marker)) == 1
+
+
+async def test_retried_model_attempt_announces_a_reset_first(rig: TurnRig, marker: str) -> None:
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[cut_once=5][tokens=12] {marker}", thread_id=thread)
+    events = [e async for e in rig.events(handle)]
+    outcome = await handle.result()
+
+    assert outcome.status == "success"
+    kinds = [e.kind for e in events if e.kind in ("token", "reset")]
+    assert kinds == ["token"] * 5 + ["reset"] + ["token"] * 12
+    reset = next(e for e in events if e.kind == "reset")
+    assert reset.data["attempt"] == 2
+    after_reset = [e.data["text"] for e in events[events.index(reset) :] if e.kind == "token"]
+    answer = (await rig.store.load(thread)).messages[-1]
+    assert "".join(after_reset) == answer["content"]  # never glued to the broken attempt
+    assert [c["tokens"] for c in rig.model_calls(marker)] == [5, 12]
