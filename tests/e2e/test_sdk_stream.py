@@ -43,7 +43,7 @@ async def test_sdk_streams_a_run_that_calls_a_tool(stack: Stack, marker: str) ->
     assert tool_updates[0]["messages"][0]["name"] == "search_docs"
     assert "Stop cancels the turn" in tool_updates[0]["messages"][0]["content"]
 
-    state = await client.threads.get_state(thread["thread_id"])
+    state: Any = await client.threads.get_state(thread["thread_id"])
     messages = state["values"]["messages"]
     assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"]
     assert messages[0]["content"] == prompt
@@ -65,7 +65,7 @@ async def test_second_turn_on_the_thread_sees_the_first(stack: Stack, marker: st
     contents = [m["content"] for m in second_call["messages"] if m["role"] != "system"]
     assert contents[0] == f"[tokens=5] one {marker}" and contents[-1] == f"[tokens=5] two {marker}"
     assert len(contents) == 3
-    state = await client.threads.get_state(thread["thread_id"])
+    state: Any = await client.threads.get_state(thread["thread_id"])
     assert len(state["values"]["messages"]) == 4
 
 

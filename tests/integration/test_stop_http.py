@@ -22,6 +22,12 @@ from tests.stack import Stack
 pytestmark = pytest.mark.integration
 
 
+def _sdk(url: str, **kwargs: Any) -> Any:
+    """The official client; typed Any because its stubs say runs.cancel returns None, while
+    it returns the server's JSON (the run with its outcome)."""
+    return get_client(url=url, **kwargs)
+
+
 def _user(text: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}]}
 
@@ -59,7 +65,7 @@ def _tokens(parts: list[Any]) -> int:
 async def test_stop_closes_the_upstream_stream_and_keeps_the_partial_answer(
     stack: Stack, marker: str
 ) -> None:
-    client = get_client(url=stack.api_url, headers={"x-user-id": "alice"})
+    client = _sdk(stack.api_url, headers={"x-user-id": "alice"})
     thread = (await client.threads.create())["thread_id"]
     run_id, stream = await _stream_until(
         client,
@@ -88,7 +94,7 @@ async def test_stop_closes_the_upstream_stream_and_keeps_the_partial_answer(
 async def test_follow_up_message_after_a_stop_during_a_tool_succeeds(
     stack: Stack, marker: str
 ) -> None:
-    client = get_client(url=stack.api_url)
+    client = _sdk(stack.api_url)
     thread = (await client.threads.create())["thread_id"]
     prompt = f"{_tool('generate_report', topic='churn', seconds=30)} {marker}"
     run_id, stream = await _stream_until(
@@ -109,7 +115,7 @@ async def test_follow_up_message_after_a_stop_during_a_tool_succeeds(
 async def test_rollback_over_http_deletes_the_ticket_and_restores_the_thread(
     stack: Stack, marker: str
 ) -> None:
-    client = get_client(url=stack.api_url)
+    client = _sdk(stack.api_url)
     thread = (await client.threads.create())["thread_id"]
     await client.runs.wait(thread, "agent", input=_user(f"[tokens=3] hello {marker}"))
     before = (await client.threads.get_state(thread))["values"]["messages"]
@@ -133,7 +139,7 @@ async def test_rollback_over_http_deletes_the_ticket_and_restores_the_thread(
 
 
 async def test_stopping_a_finished_run_is_409(stack: Stack, marker: str) -> None:
-    client = get_client(url=stack.api_url)
+    client = _sdk(stack.api_url)
     thread = (await client.threads.create())["thread_id"]
     run = await client.runs.create(thread, "agent", input=_user(f"[tokens=2] {marker}"))
     await client.runs.join(thread, run["run_id"])
@@ -144,7 +150,7 @@ async def test_stopping_a_finished_run_is_409(stack: Stack, marker: str) -> None
 
 
 async def test_history_and_search_attributes_record_the_stop(stack: Stack, marker: str) -> None:
-    client = get_client(url=stack.api_url, headers={"x-user-id": "bob"})
+    client = _sdk(stack.api_url, headers={"x-user-id": "bob"})
     thread = (await client.threads.create())["thread_id"]
     run_id, stream = await _stream_until(
         client,
@@ -185,7 +191,7 @@ async def test_history_and_search_attributes_record_the_stop(stack: Stack, marke
 async def test_cancel_from_the_temporal_cli_behaves_like_interrupt(
     stack: Stack, marker: str
 ) -> None:
-    client = get_client(url=stack.api_url)
+    client = _sdk(stack.api_url)
     thread = (await client.threads.create())["thread_id"]
     run_id, stream = await _stream_until(
         client,
