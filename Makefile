@@ -4,23 +4,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench browser clean
+.PHONY: dev test lint bench system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,postgres]'
 	touch $(STAMP)
 
-# Debian's chromium drives the browser test; Playwright never downloads a browser here.
-browser: $(STAMP)
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+# What the tests need from Debian: chromium for the browser test (Playwright drives it and
+# never downloads a browser) and a PostgreSQL server for the Postgres thread store test.
+SYSTEM_PACKAGES := chromium postgresql
+system-deps: $(STAMP)
+	@test -x /usr/bin/chromium && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		 apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
 	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet playwright
 
 dev: $(STAMP)
 	$(PY) -m devstack
 
-test: $(STAMP) browser
+test: $(STAMP) system-deps
 	$(PY) -m pytest
 
 lint: $(STAMP)

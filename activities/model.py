@@ -21,7 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import keep_heartbeating
-from activities.turn_events import turn_events
+from activities.turn_events import TurnEventPublisher, turn_events
 from core.contracts import ModelCallInput, ModelCallResult, TurnEvent
 from core.messages import from_dicts, text_of, to_dict
 from core.settings import Settings
@@ -64,19 +64,19 @@ class ModelActivities:
 
     @activity.defn(name="call_model")
     async def call_model(self, call: ModelCallInput) -> ModelCallResult:
-        async with turn_events(self._settings.streaming) as events:
+        label = {"message_id": call.message_id, "node": call.node}
+        async with turn_events(self._settings.streaming, label) as events:
             attempt = activity.info().attempt
             if attempt > 1:
                 # Clients drop the half answer of the failed attempt before new tokens come.
                 events.publish(
                     TurnEvent(
                         kind="reset", data={"message_id": call.message_id, "attempt": attempt}
-                    ),
-                    force_flush=True,
+                    )
                 )
             return await self._stream(call, events)
 
-    async def _stream(self, call: ModelCallInput, events: Any) -> ModelCallResult:
+    async def _stream(self, call: ModelCallInput, events: TurnEventPublisher) -> ModelCallResult:
         answer: AIMessageChunk | None = None
         tokens = 0
         try:
@@ -89,16 +89,7 @@ class ModelActivities:
                         text = text_of(chunk)
                         if text:
                             tokens += 1
-                            events.publish(
-                                TurnEvent(
-                                    kind="token",
-                                    data={
-                                        "message_id": call.message_id,
-                                        "text": text,
-                                        "node": call.node,
-                                    },
-                                )
-                            )
+                            events.token(text)
         except asyncio.CancelledError:
             # aclosing() has closed the HTTP response: the provider sees the disconnect.
             partial = AIMessage(content=text_of(answer) if answer else "", id=call.message_id)

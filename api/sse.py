@@ -39,22 +39,34 @@ def metadata_event(run_id: str) -> SseEvent:
     return SseEvent(event="metadata", data={"run_id": run_id, "attempt": 1})
 
 
-def to_sse(event: TurnEvent, offset: int | None, ctx: StreamContext) -> SseEvent | None:
-    """The SSE event for one TurnEvent, or None when the client's stream modes exclude it."""
+def to_sse(event: TurnEvent, offset: int | None, ctx: StreamContext) -> list[SseEvent]:
+    """The SSE events for one TurnEvent (none when the client's stream modes exclude it).
+
+    A `tokens` event carries every token of one flush; each becomes its own `messages`
+    event, id'd `<offset>.<index>` so a client can resume in the middle of a batch."""
+    resumable = ctx.resumable and offset is not None
+    if event.kind == "tokens":
+        if not ctx.stream_modes & MESSAGE_MODES:
+            return []
+        return [
+            SseEvent(
+                event="messages",
+                data=[_chunk(event.data, text), _chunk_metadata(event.data, ctx)],
+                id=f"{offset}.{index}" if resumable else None,
+            )
+            for index, text in enumerate(event.data.get("texts", []))
+        ]
     mapped = _map(event, ctx)
     if mapped is None:
-        return None
+        return []
     name, data = mapped
-    event_id = str(offset) if ctx.resumable and offset is not None else None
-    return SseEvent(event=name, data=data, id=event_id)
+    return [SseEvent(event=name, data=data, id=str(offset) if resumable else None)]
 
 
 def _map(event: TurnEvent, ctx: StreamContext) -> tuple[str, Any] | None:
     modes = ctx.stream_modes
     wants_messages = bool(modes & MESSAGE_MODES)
     data = event.data
-    if event.kind == "token" and wants_messages:
-        return "messages", [_chunk(data), _chunk_metadata(data, ctx)]
     if event.kind == "reset" and (wants_messages or "custom" in modes):
         return "custom", {"type": "chatstop.reset", **data}
     if event.kind in ("updates", "values") and event.kind in modes:
@@ -68,10 +80,10 @@ def _map(event: TurnEvent, ctx: StreamContext) -> tuple[str, Any] | None:
     return None
 
 
-def _chunk(data: dict[str, Any]) -> dict[str, Any]:
+def _chunk(data: dict[str, Any], text: str) -> dict[str, Any]:
     return {
         "type": "AIMessageChunk",
-        "content": data.get("text", ""),
+        "content": text,
         "id": data.get("message_id"),
         "tool_calls": [],
         "tool_call_chunks": [],

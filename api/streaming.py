@@ -94,6 +94,7 @@ class RunEventStream:
         ctx: StreamContext,
         *,
         from_offset: int = 0,
+        skip_through: int | None = None,
         with_metadata: bool = True,
         cancel_on_disconnect: StopRequest | None = None,
     ) -> None:
@@ -102,6 +103,8 @@ class RunEventStream:
         self._run = run
         self._ctx = ctx
         self._from_offset = from_offset
+        self._skip_through = skip_through
+        """Last-Event-ID `<offset>.<index>`: that batch's events up to `index` were seen."""
         self._with_metadata = with_metadata
         self._cancel_on_disconnect = cancel_on_disconnect
 
@@ -130,8 +133,10 @@ class RunEventStream:
         if isinstance(item, _Closed):
             return format_all(ended_without_end(*await self._why_closed(item))), True
         event, offset = item
-        sse = to_sse(event, offset, self._ctx)
-        return (format_sse(sse) if sse else ""), event.kind == "end"
+        events = to_sse(event, offset, self._ctx)
+        if offset is not None and offset == self._from_offset and self._skip_through is not None:
+            events = events[self._skip_through + 1 :]  # resumed inside this token batch
+        return format_all(events), event.kind == "end"
 
     async def _why_closed(self, closed: _Closed) -> tuple[str, str]:
         try:

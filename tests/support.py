@@ -14,6 +14,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.workflow_streams import WorkflowStreamClient
+from temporalio.testing import WorkflowEnvironment
 
 from activities.thread_store import ThreadStore, open_thread_store
 from activities.tools import ToolActivities
@@ -41,6 +42,19 @@ class TurnRig:
     store: ThreadStore
     tools: ToolActivities
     model: RunningScriptedModel
+    env: WorkflowEnvironment | None = None
+
+    async def outcome(
+        self, handle: WorkflowHandle[Any, TurnOutcome], *, skip_time: bool = False
+    ) -> TurnOutcome:
+        """The turn's result. The time-skipping server jumps to the next timer whenever it
+        sees no work, and a running activity is not work to it: a streaming call would hit
+        its heartbeat timeout. So time skips only when asked (retry backoffs, no activity
+        streaming)."""
+        if skip_time or self.env is None:
+            return await handle.result()
+        with self.env.auto_time_skipping_disabled():
+            return await handle.result()
 
     async def start(
         self, text: str, *, thread_id: str, graph: str = DEFAULT_GRAPH
@@ -123,14 +137,22 @@ class TurnRig:
         raise AssertionError(f"model calls still open after {within}s: {self.model_calls(marker)}")
 
 
+def token_texts(events: list[TurnEvent]) -> list[str]:
+    """Every streamed token, in order (tokens travel in batches, one per stream flush)."""
+    return [text for e in events if e.kind == "tokens" for text in e.data["texts"]]
+
+
 @asynccontextmanager
 async def running_rig(
-    client: Client, settings: Settings, model: RunningScriptedModel
+    client: Client,
+    settings: Settings,
+    model: RunningScriptedModel,
+    env: WorkflowEnvironment | None = None,
 ) -> AsyncIterator[TurnRig]:
     async with open_thread_store(settings) as store:
         assembled = build_worker(client, settings, store, extra_graph_refs=TEST_GRAPHS)
         async with assembled.worker:
-            yield TurnRig(client, settings, store, assembled.tools, model)
+            yield TurnRig(client, settings, store, assembled.tools, model, env)
 
 
 def history_activity_names(events: list[Any]) -> list[str]:

@@ -88,7 +88,7 @@ async def join_run_stream(
 ) -> Any:
     """Replays the run's events from the start, or resumes after Last-Event-ID."""
     run = await runs.record(thread_id, run_id)
-    from_offset = _resume_offset(last_event_id)
+    from_offset, skip_through = _resume_point(last_event_id)
     modes = (
         normalize_stream_modes(stream_mode)
         or run.kwargs.get("stream_mode")
@@ -99,6 +99,7 @@ async def join_run_stream(
         run,
         stream_context(run, modes),
         from_offset=from_offset,
+        skip_through=skip_through,
         with_metadata=last_event_id is None,
         cancel_on_disconnect=_disconnect_stop(caller, enabled=cancel_on_disconnect),
     )
@@ -112,19 +113,24 @@ def _disconnect_stop(caller: str, *, enabled: bool) -> StopRequest | None:
     return StopRequest(action="interrupt", actor=caller, reason="client disconnected")
 
 
-def _resume_offset(last_event_id: str | None) -> int:
+def _resume_point(last_event_id: str | None) -> tuple[int, int | None]:
+    """Where to resume after Last-Event-ID: `N` resumes at offset N+1; `N.i` (a token of a
+    batch) replays offset N from its token i+1."""
     if last_event_id is None or not last_event_id.strip():
-        return 0
+        return 0, None
+    offset_text, _, index_text = last_event_id.strip().partition(".")
     try:
-        offset = int(last_event_id)
+        offset = int(offset_text)
+        index = int(index_text) if index_text else None
     except ValueError:
-        offset = -1
-    if offset < 0:
+        offset, index = -1, None
+    if offset < 0 or (index is not None and index < 0):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"Last-Event-ID must be a stream offset (an integer >= 0), got {last_event_id!r}",
+            "Last-Event-ID must be an event id of this stream (`N` or `N.i`, integers >= 0), "
+            f"got {last_event_id!r}",
         )
-    return offset + 1
+    return (offset, index) if index is not None else (offset + 1, None)
 
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)

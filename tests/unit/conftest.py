@@ -14,5 +14,5 @@ from tests.support import TurnRig, running_rig
 async def rig(
     workflow_env: WorkflowEnvironment, settings: Settings, scripted_model: RunningScriptedModel
 ) -> AsyncIterator[TurnRig]:
-    async with running_rig(workflow_env.client, settings, scripted_model) as running:
+    async with running_rig(workflow_env.client, settings, scripted_model, workflow_env) as running:
         yield running

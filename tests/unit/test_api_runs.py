@@ -312,7 +312,8 @@ async def test_bad_last_event_id_is_422(api: Api, header: str) -> None:
 
     assert response.status_code == 422
     assert response.json()["detail"] == (
-        f"Last-Event-ID must be a stream offset (an integer >= 0), got {header!r}"
+        "Last-Event-ID must be an event id of this stream (`N` or `N.i`, integers >= 0), "
+        f"got {header!r}"
     )
 
 
@@ -320,7 +321,7 @@ async def test_stream_route_sends_metadata_events_and_run_headers(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = [
-        TurnEvent(kind="token", data={"message_id": "m", "text": "Hi", "node": "model"}),
+        TurnEvent(kind="tokens", data={"message_id": "m", "node": "model", "texts": ["Hi"]}),
         TurnEvent(kind="end", data={"status": "success", "outcome": "completed"}),
     ]
 
@@ -350,7 +351,7 @@ async def test_stream_route_sends_metadata_events_and_run_headers(
     assert response.headers["location"] == f"/threads/{thread_id}/runs/{run_id}/stream"
     blocks = [block for block in response.text.split("\n\n") if block]
     assert blocks[0] == f'event: metadata\ndata: {{"run_id":"{run_id}","attempt":1}}'
-    assert blocks[1].startswith('event: messages\nid: 0\ndata: [{"type":"AIMessageChunk"')
+    assert blocks[1].startswith('event: messages\nid: 0.0\ndata: [{"type":"AIMessageChunk"')
     assert blocks[2] == 'event: end\nid: 1\ndata: {"status":"success","outcome":"completed"}'
     assert len(blocks) == 3
 

@@ -15,7 +15,9 @@ from api.sse import (
 )
 from core.contracts import TurnEvent
 
-TOKEN = TurnEvent(kind="token", data={"message_id": "ai-1", "text": "Hel", "node": "model"})
+TOKENS = TurnEvent(
+    kind="tokens", data={"message_id": "ai-1", "node": "model", "texts": ["Hel", "lo"]}
+)
 RESET = TurnEvent(kind="reset", data={"message_id": "ai-1", "attempt": 2})
 TOOL = TurnEvent(kind="tool", data={"tool_call_id": "c-1", "name": "search", "progress": 0.5})
 END_DATA = {
@@ -29,6 +31,13 @@ END_DATA = {
 }
 
 
+def one(event: TurnEvent, offset: int | None, context: StreamContext) -> SseEvent | None:
+    """The single SSE event a non-token TurnEvent maps to, or None."""
+    events = to_sse(event, offset, context)
+    assert len(events) <= 1
+    return events[0] if events else None
+
+
 def ctx(*modes: str, resumable: bool = False) -> StreamContext:
     return StreamContext(
         run_id="r-1",
@@ -39,10 +48,11 @@ def ctx(*modes: str, resumable: bool = False) -> StreamContext:
     )
 
 
-def test_token_becomes_a_messages_tuple_with_langgraph_metadata() -> None:
-    event = to_sse(TOKEN, 7, ctx("messages-tuple"))
+def test_each_token_of_a_batch_becomes_a_messages_tuple_with_langgraph_metadata() -> None:
+    events = to_sse(TOKENS, 7, ctx("messages-tuple"))
 
-    assert event == SseEvent(
+    assert [e.data[0]["content"] for e in events] == ["Hel", "lo"]
+    assert events[0] == SseEvent(
         event="messages",
         data=[
             {
@@ -66,13 +76,13 @@ def test_token_becomes_a_messages_tuple_with_langgraph_metadata() -> None:
 
 
 def test_messages_mode_also_gets_tokens() -> None:
-    event = to_sse(TOKEN, 0, ctx("messages"))
+    events = to_sse(TOKENS, 0, ctx("messages"))
 
-    assert event is not None and event.event == "messages"
+    assert [e.event for e in events] == ["messages", "messages"]
 
 
 def test_tokens_are_dropped_without_a_messages_mode() -> None:
-    assert to_sse(TOKEN, 0, ctx("values", "updates", "custom")) is None
+    assert to_sse(TOKENS, 0, ctx("values", "updates", "custom")) == []
 
 
 def test_reset_goes_to_custom_for_message_or_custom_modes_only() -> None:
@@ -80,50 +90,52 @@ def test_reset_goes_to_custom_for_message_or_custom_modes_only() -> None:
         event="custom", data={"type": "chatstop.reset", "message_id": "ai-1", "attempt": 2}
     )
 
-    assert to_sse(RESET, 3, ctx("messages-tuple")) == expected
-    assert to_sse(RESET, 3, ctx("custom")) == expected
-    assert to_sse(RESET, 3, ctx("values")) is None
+    assert one(RESET, 3, ctx("messages-tuple")) == expected
+    assert one(RESET, 3, ctx("custom")) == expected
+    assert one(RESET, 3, ctx("values")) is None
 
 
 def test_tool_progress_needs_custom_mode() -> None:
-    assert to_sse(TOOL, 1, ctx("custom")) == SseEvent(
+    assert one(TOOL, 1, ctx("custom")) == SseEvent(
         event="custom",
         data={"type": "chatstop.tool", "tool_call_id": "c-1", "name": "search", "progress": 0.5},
     )
-    assert to_sse(TOOL, 1, ctx("messages-tuple", "values")) is None
+    assert one(TOOL, 1, ctx("messages-tuple", "values")) is None
 
 
 def test_updates_and_values_pass_through_when_their_mode_is_on() -> None:
     updates = TurnEvent(kind="updates", data={"model": {"messages": []}})
     values = TurnEvent(kind="values", data={"messages": [{"type": "human", "content": "hi"}]})
 
-    assert to_sse(updates, 2, ctx("updates")) == SseEvent(event="updates", data=updates.data)
-    assert to_sse(values, 2, ctx("values")) == SseEvent(event="values", data=values.data)
-    assert to_sse(updates, 2, ctx("values")) is None
-    assert to_sse(values, 2, ctx("updates")) is None
+    assert one(updates, 2, ctx("updates")) == SseEvent(event="updates", data=updates.data)
+    assert one(values, 2, ctx("values")) == SseEvent(event="values", data=values.data)
+    assert one(updates, 2, ctx("values")) is None
+    assert one(values, 2, ctx("updates")) is None
 
 
 def test_error_and_end_are_always_sent() -> None:
     error = TurnEvent(kind="error", data={"error": "ModelError", "message": "429", "extra": 1})
     end = TurnEvent(kind="end", data=END_DATA)
 
-    assert to_sse(error, 5, ctx()) == SseEvent(
+    assert one(error, 5, ctx()) == SseEvent(
         event="error", data={"error": "ModelError", "message": "429"}
     )
-    assert to_sse(end, 6, ctx()) == SseEvent(event="end", data=END_DATA)
+    assert one(end, 6, ctx()) == SseEvent(event="end", data=END_DATA)
 
 
 def test_unknown_kinds_are_ignored() -> None:
-    assert to_sse(TurnEvent(kind="debug", data={}), 0, ctx("values", "custom")) is None
+    assert one(TurnEvent(kind="debug", data={}), 0, ctx("values", "custom")) is None
 
 
 def test_resumable_streams_carry_the_offset_as_event_id() -> None:
-    resumable = to_sse(TOKEN, 41, ctx("messages-tuple", resumable=True))
-    plain = to_sse(TOKEN, 41, ctx("messages-tuple"))
-    synthesized = to_sse(TurnEvent(kind="end", data={}), None, ctx(resumable=True))
+    tokens = to_sse(TOKENS, 41, ctx("messages-tuple", resumable=True))
+    values = one(TurnEvent(kind="values", data={}), 42, ctx("values", resumable=True))
+    plain = to_sse(TOKENS, 41, ctx("messages-tuple"))
+    synthesized = one(TurnEvent(kind="end", data={}), None, ctx(resumable=True))
 
-    assert resumable is not None and resumable.id == "41"
-    assert plain is not None and plain.id is None
+    assert [e.id for e in tokens] == ["41.0", "41.1"]  # unique ids, resumable mid-batch
+    assert values is not None and values.id == "42"
+    assert [e.id for e in plain] == [None, None]
     assert synthesized is not None and synthesized.id is None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -82,7 +83,7 @@ def sse_blocks(frames: list[str]) -> list[str]:
 
 async def test_events_are_relayed_until_end() -> None:
     values = TurnEvent(kind="values", data={"messages": []})
-    token = TurnEvent(kind="token", data={"message_id": "m", "text": "x", "node": "model"})
+    token = TurnEvent(kind="tokens", data={"message_id": "m", "node": "model", "texts": ["x"]})
     runs = FakeRuns(FakeTracker(events=[values, token, END, values]))
 
     frames = await collect(make_stream(runs))
@@ -102,6 +103,29 @@ async def test_resume_skips_metadata_and_starts_at_the_offset() -> None:
     frames = await collect(make_stream(runs, from_offset=2, with_metadata=False))
 
     assert frames == ['event: end\ndata: {"status":"success","outcome":"completed"}\n\n']
+
+
+async def test_resume_inside_a_token_batch_sends_only_the_unseen_tokens() -> None:
+    values = TurnEvent(kind="values", data={"n": 1})
+    tokens = TurnEvent(
+        kind="tokens", data={"message_id": "m", "node": "model", "texts": ["a", "b", "c"]}
+    )
+    runs = FakeRuns(FakeTracker(events=[values, tokens, END]))
+
+    context = dataclasses.replace(CTX, stream_modes=frozenset({"messages-tuple"}))
+    stream = RunEventStream(
+        runs,  # type: ignore[arg-type]
+        RUN,
+        context,
+        from_offset=1,
+        skip_through=0,
+        with_metadata=False,
+    )
+    frames = sse_blocks(await collect(stream))
+
+    contents = [f.split('"content":"')[1].split('"')[0] for f in frames if "messages" in f]
+    assert contents == ["b", "c"]
+    assert frames[-1].startswith("event: end")
 
 
 async def test_stream_that_stops_without_end_sends_error_then_end() -> None:

@@ -36,7 +36,7 @@ async def _until(condition: object, within: float = 10) -> None:
 async def test_rollback_undoes_side_effects_in_reverse_order(rig: TurnRig, marker: str) -> None:
     thread = str(uuid.uuid4())
     before = await rig.start(f"[tokens=3] earlier {marker}", thread_id=thread)
-    await before.result()
+    await rig.outcome(before)
     checkpoint = await rig.store.load(thread)
 
     prompt = (
@@ -48,7 +48,7 @@ async def test_rollback_undoes_side_effects_in_reverse_order(rig: TurnRig, marke
     await _until(lambda: rig.tools.calls["wait_a_while"] == 1)
     await rig.wait_for_completions(handle, 4)  # load, model, a, b
     await rig.stop(handle, action="rollback", reason="undo it all")
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
 
     assert outcome.status == "interrupted" and outcome.outcome == "rolled_back"
     assert outcome.turn_status == "rolled_back"
@@ -77,7 +77,7 @@ async def test_rollback_compensates_a_tool_that_was_in_flight(rig: TurnRig, mark
     await rig.wait_for_event(handle, lambda e: e.kind == "tool")
     assert count_tickets(_data_dir(rig)) == 1
     await rig.stop(handle, action="rollback")
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
 
     assert outcome.outcome == "rolled_back"
     assert count_tickets(_data_dir(rig)) == 0
@@ -95,7 +95,7 @@ async def test_stop_during_compensation_does_not_interrupt_it(rig: TurnRig, mark
     await rig.stop(handle, action="rollback")
     await _until(lambda: rig.tools.compensations["record_slow_undo"] == 1)
     await rig.stop(handle, action="interrupt", reason="stop the undo too")  # must not cut it
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
 
     assert outcome.outcome == "rolled_back"
     assert outcome.stop is not None and outcome.stop.action == "rollback"
@@ -122,7 +122,9 @@ async def test_failing_compensation_ends_in_error_naming_what_was_not_undone(
     await _until(lambda: rig.tools.calls["wait_a_while"] == 1)
     await rig.wait_for_completions(handle, 4)  # load, model, ok, bad
     await rig.stop(handle, action="rollback")
-    outcome = await handle.result()
+    await _until(lambda: rig.tools.compensations["record_unrecoverable"] >= 1)
+    # Nothing streams any more: let the server skip the compensation's retry backoffs.
+    outcome = await rig.outcome(handle, skip_time=True)
 
     assert outcome.status == "error" and outcome.outcome == "rollback_failed"
     assert outcome.turn_status == "error"

@@ -20,16 +20,12 @@ def _tool(name: str, **args: object) -> str:
     return f"[tool={name} {json.dumps(args)}]"
 
 
-def _is_token(event: TurnEvent) -> bool:
-    return event.kind == "token"
-
-
 async def _nth_token(rig: TurnRig, handle: object, n: int) -> None:
     count = 0
 
     def nth(event: TurnEvent) -> bool:
         nonlocal count
-        count += event.kind == "token"
+        count += len(event.data["texts"]) if event.kind == "tokens" else 0
         return count >= n
 
     await rig.wait_for_event(handle, nth)  # type: ignore[arg-type]
@@ -42,7 +38,7 @@ async def test_stop_mid_stream_keeps_partial_answer_marked_stopped(
     handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=thread)
     await _nth_token(rig, handle, 10)
     await rig.stop(handle, reason="enough, thanks")
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
 
     assert outcome.status == "interrupted" and outcome.outcome == "interrupted"
     assert outcome.stop is not None and outcome.stop.actor == "tester"
@@ -64,7 +60,7 @@ async def test_stop_during_tool_call_answers_the_dangling_call(rig: TurnRig, mar
     handle = await rig.start(prompt, thread_id=thread)
     await rig.wait_for_event(handle, lambda e: e.kind == "tool")  # first progress report
     await rig.stop(handle)
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
 
     assert outcome.status == "interrupted"
     assert rig.tools.calls["generate_report"] == 1
@@ -79,7 +75,7 @@ async def test_stop_during_tool_call_answers_the_dangling_call(rig: TurnRig, mar
     # The next message continues the conversation: the model gets a valid history (the
     # scripted model answers 400 to dangling tool calls, as OpenAI does).
     follow_up = await rig.start(f"[tokens=4] go on {marker}", thread_id=thread)
-    assert (await follow_up.result()).status == "success"
+    assert (await rig.outcome(follow_up)).status == "success"
     assert rig.model_calls(marker)[-1]["status"] == 200
 
 
@@ -94,7 +90,7 @@ async def test_stop_between_parallel_tool_calls_keeps_completed_results(
     handle = await rig.start(prompt, thread_id=thread)
     await rig.wait_for_event(handle, lambda e: e.kind == "tool")
     await rig.stop(handle)
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
 
     assert outcome.status == "interrupted"
     messages = (await rig.store.load(thread)).messages
@@ -115,12 +111,12 @@ async def test_stop_before_first_model_call_never_calls_the_model(
             "temporal": rig.settings.temporal.model_copy(update={"task_queue": f"idle-{marker}"})
         }
     )
-    late = TurnRig(rig.client, idle_queue, rig.store, rig.tools, rig.model)
+    late = TurnRig(rig.client, idle_queue, rig.store, rig.tools, rig.model, rig.env)
     thread = str(uuid.uuid4())
     handle = await late.start(f"[tool=search_docs][tokens=5] {marker}", thread_id=thread)
     await late.stop(handle, reason="changed my mind")
-    async with running_rig(rig.client, idle_queue, rig.model) as worker_rig:
-        outcome = await handle.result()
+    async with running_rig(rig.client, idle_queue, rig.model, rig.env) as worker_rig:
+        outcome = await rig.outcome(handle)
         messages = (await worker_rig.store.load(thread)).messages
 
     assert outcome.status == "interrupted"
@@ -136,13 +132,13 @@ async def test_stop_after_completion_is_refused_and_outcome_stays_completed(
 ) -> None:
     thread = str(uuid.uuid4())
     handle = await rig.start(f"[tokens=4] {marker}", thread_id=thread)
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
     # The real server refuses this (the API answers 409 before asking); either way a stop
     # after the end changes nothing.
     with contextlib.suppress(RPCError):
         await rig.stop(handle)
     assert outcome.status == "success"
-    assert (await handle.result()) == outcome
+    assert (await rig.outcome(handle)) == outcome
     answer = (await rig.store.load(thread)).messages[-1]
     assert answer["response_metadata"].get("stopped") is None
 
@@ -152,7 +148,7 @@ async def test_second_stop_is_idempotent(rig: TurnRig, marker: str) -> None:
     await _nth_token(rig, handle, 3)
     await rig.stop(handle, reason="first")
     await rig.stop(handle, reason="second")
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
     assert outcome.status == "interrupted" and outcome.stop is not None
     assert outcome.stop.reason == "first"
     assert len(rig.model_calls(marker)) == 1
@@ -163,7 +159,7 @@ async def test_plain_temporal_cancel_is_an_interrupt(rig: TurnRig, marker: str) 
     handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=thread)
     await _nth_token(rig, handle, 3)
     await handle.cancel()  # what the Web UI's Request Cancellation sends
-    outcome = await handle.result()
+    outcome = await rig.outcome(handle)
     assert outcome.status == "interrupted" and outcome.stop is not None
     assert outcome.stop.action == "interrupt" and outcome.stop.actor == "temporal"
     description = await handle.describe()
