@@ -19,7 +19,6 @@ system-deps: $(STAMP)
 	@test -x /usr/bin/chromium && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		 apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
-	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet playwright
 
 dev: $(STAMP)
 	$(PY) -m devstack

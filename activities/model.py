@@ -84,6 +84,8 @@ class ModelActivities:
                 stream = self._chat_model(call).astream(from_dicts(call.messages))
                 async with contextlib.aclosing(stream) as chunks:
                     async for chunk in chunks:
+                        if activity.is_cancelled():  # the task's cancel may have been lost
+                            raise asyncio.CancelledError()
                         activity.heartbeat()
                         answer = chunk if answer is None else answer + chunk
                         text = text_of(chunk)

@@ -6,7 +6,8 @@ import json
 import uuid
 
 from core.contracts import TurnEvent
-from tests.support import TurnRig, history_activity_names, token_texts
+from devstack.isolated import free_port
+from tests.support import TurnRig, history_activity_names, running_rig, token_texts
 
 
 def _tool(name: str, **args: object) -> str:
@@ -69,6 +70,22 @@ async def test_model_error_ends_run_in_error_naming_the_cause(rig: TurnRig, mark
 
     follow_up = await rig.start(f"[tokens=3] again {marker}", thread_id=thread)
     assert (await rig.outcome(follow_up)).status == "success"
+
+
+async def test_model_endpoint_down_ends_run_in_error_naming_it(rig: TurnRig, marker: str) -> None:
+    down = rig.settings.model_copy(
+        update={
+            "model": rig.settings.model.model_copy(
+                update={"base_url": f"http://127.0.0.1:{free_port()}/v1"}
+            ),
+            "temporal": rig.settings.temporal.model_copy(update={"task_queue": f"down-{marker}"}),
+        }
+    )
+    async with running_rig(rig.client, down, rig.model, rig.env) as offline:
+        handle = await offline.start(f"[tokens=3] {marker}", thread_id=str(uuid.uuid4()))
+        outcome = await offline.outcome(handle, skip_time=True)  # nothing streams
+    assert outcome.status == "error"
+    assert outcome.error and "model endpoint unreachable at http://127.0.0.1:" in outcome.error
 
 
 async def test_rejected_request_is_not_retried(rig: TurnRig, marker: str) -> None:
