@@ -15,7 +15,11 @@ def main() -> None:
     settings = load_settings()
     app = create_app(settings)
     # One worker process: multitask guarantees rely on per-thread locks held in this process.
-    uvicorn.run(app, host=settings.api.host, port=settings.api.port, workers=1)
+    # Keep-alive longer than clients' idle pools: a connection the server closes just as a
+    # client reuses it fails that request ("Server disconnected without sending a response").
+    uvicorn.run(
+        app, host=settings.api.host, port=settings.api.port, workers=1, timeout_keep_alive=75
+    )
 
 
 if __name__ == "__main__":

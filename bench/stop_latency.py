@@ -29,7 +29,7 @@ class Results:
     streaming_seconds: float = 0.0
 
 
-async def stop_one(stack: BenchStack, http: httpx.AsyncClient, results: Results) -> None:
+async def stop_one(stack: BenchStack, results: Results) -> None:
     client = get_client(url=stack.api_url)
     marker = uuid.uuid4().hex
     thread = (await client.threads.create())["thread_id"]
@@ -43,8 +43,9 @@ async def stop_one(stack: BenchStack, http: httpx.AsyncClient, results: Results)
             run_id = part.data["run_id"]
         tokens += part.event == "messages"
         if tokens == stop_after and not sent_at:
-            sent_at = time.time()
-            response = await http.post(f"/threads/{thread}/runs/{run_id}/cancel")
+            async with httpx.AsyncClient(base_url=stack.api_url) as http:
+                sent_at = time.time()  # a fresh connection, as a browser's Stop click would
+                response = await http.post(f"/threads/{thread}/runs/{run_id}/cancel")
             response.raise_for_status()
         if part.event == "end":
             ended_at = time.time()
@@ -63,10 +64,9 @@ async def measure(stack: BenchStack, concurrency: int, stops: int) -> tuple[Resu
 
     async def slot() -> None:
         nonlocal remaining
-        async with httpx.AsyncClient(base_url=stack.api_url) as http:
-            while remaining > 0:
-                remaining -= 1
-                await stop_one(stack, http, results)
+        while remaining > 0:
+            remaining -= 1
+            await stop_one(stack, results)
 
     await asyncio.gather(*(slot() for _ in range(concurrency)))
     rpcs = await stack.heartbeat_rpcs() - rpcs_before
@@ -75,8 +75,7 @@ async def measure(stack: BenchStack, concurrency: int, stops: int) -> tuple[Resu
 
 async def main(stops: int, levels: list[int]) -> None:
     async with launched_stack() as stack:
-        async with httpx.AsyncClient(base_url=stack.api_url) as http:
-            await stop_one(stack, http, Results())  # warm-up
+        await stop_one(stack, Results())  # warm-up
         report = [await measure(stack, level, stops) for level in levels]
     print("stop latency (from the cancel request)")
     print(f"  settings: {stops} stops per level at a random token (3-150) of a {PACE_MS} ms/token")

@@ -3,8 +3,6 @@ scripted model, a worker and the API on a loopback port, driven by the real lang
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +18,7 @@ from api.app import create_app
 from core.settings import Settings, load_settings
 from devstack.asgi import ServedApp, serve_app
 from devstack.scripted_model.runner import RunningScriptedModel
-from tests.support import TEST_GRAPHS
+from tests.support import TEST_GRAPHS, model_calls_closed
 from worker.assembly import build_worker
 
 
@@ -45,15 +43,8 @@ class Stack:
     def model_calls(self, marker: str) -> list[dict[str, Any]]:
         return self.model.request_log.snapshot(contains=marker)
 
-    async def model_calls_closed(self, marker: str, within: float = 10) -> list[dict[str, Any]]:
-        """This test's model calls, once every one of them has ended."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            calls = self.model_calls(marker)
-            if calls and all(c["end"] is not None for c in calls):
-                return calls
-            await asyncio.sleep(0.005)
-        raise AssertionError(f"model calls still open: {self.model_calls(marker)}")
+    async def model_calls_closed(self, marker: str) -> list[dict[str, Any]]:
+        return await model_calls_closed(self.model, marker)
 
 
 def stack_settings(data_dir: Path, model: RunningScriptedModel, client: Client) -> Settings:

@@ -124,17 +124,22 @@ class TurnRig:
     def model_calls(self, marker: str) -> list[dict[str, Any]]:
         return self.model.request_log.snapshot(contains=marker)
 
-    async def wait_model_calls_closed(
-        self, marker: str, within: float = 10
-    ) -> list[dict[str, Any]]:
-        """Entries of this test's model calls once every one has ended (connection closed)."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            calls = self.model_calls(marker)
-            if calls and all(c["end"] is not None for c in calls):
-                return calls
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"model calls still open after {within}s: {self.model_calls(marker)}")
+    async def wait_model_calls_closed(self, marker: str) -> list[dict[str, Any]]:
+        return await model_calls_closed(self.model, marker)
+
+
+async def model_calls_closed(
+    model: RunningScriptedModel, marker: str, within: float = 10
+) -> list[dict[str, Any]]:
+    """A test's model calls (found by its marker) once every one has ended: the model has
+    seen each connection close, normally or by disconnect."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        calls = model.request_log.snapshot(contains=marker)
+        if calls and all(c["end"] is not None for c in calls):
+            return calls
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"model calls still open: {model.request_log.snapshot(contains=marker)}")
 
 
 def token_texts(events: list[TurnEvent]) -> list[str]:
