@@ -40,7 +40,8 @@ class BenchStack:
             return list(response.json())
 
     async def heartbeat_rpcs(self) -> float:
-        """RecordActivityTaskHeartbeat requests the server has answered so far."""
+        """RecordActivityTaskHeartbeat requests the workers sent so far (counted at the
+        frontend; the history service counts each one again)."""
         async with httpx.AsyncClient() as http:
             text = (await http.get(self.metrics_url)).text
         return sum(
@@ -48,6 +49,7 @@ class BenchStack:
             for line in text.splitlines()
             if line.startswith("service_requests{")
             and 'operation="RecordActivityTaskHeartbeat"' in line
+            and 'service_name="frontend"' in line
         )
 
 

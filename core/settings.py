@@ -47,12 +47,12 @@ class DevServerSettings(BaseModel):
 class HeartbeatSettings(BaseModel):
     timeout_seconds: float = 10.0
     """Heartbeat timeout of streaming and tool activities: how soon a dead worker is noticed."""
-    throttle_ms: float = 50.0
+    throttle_ms: float = 20.0
     """Worker heartbeat throttle: the main term in how fast a cancel reaches an activity."""
 
 
 class StreamingSettings(BaseModel):
-    batch_interval_ms: float = 20.0
+    batch_interval_ms: float = 40.0
     """First flush interval of an activity's events (library default is 2 s: far too slow)."""
     batch_growth_ms_per_s: float = 10.0
     """How much the interval grows per second of streaming: long answers cost less history."""
