@@ -18,4 +18,4 @@ class ThreadActivities:
 
     @activity.defn(name="commit_turn")
     async def commit_turn(self, commit: CommitInput) -> str | None:
-        return await self._store.commit(commit.thread_id, commit.messages, commit.run_id)
+        return await self._store.commit(commit.thread_id, commit.messages)

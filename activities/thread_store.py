@@ -53,7 +53,7 @@ class ThreadStore:
         """The raw LangGraph StateSnapshot, for the API's thread state endpoint."""
         return await self._graph.aget_state(_config(thread_id))
 
-    async def commit(self, thread_id: str, messages: list[Message], run_id: str) -> str | None:
+    async def commit(self, thread_id: str, messages: list[Message]) -> str | None:
         if not messages:
             return (await self.load(thread_id)).checkpoint_id
         config = await self._graph.aupdate_state(

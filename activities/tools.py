@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import keep_heartbeating
 from activities.turn_events import turn_events
-from agents.toolkit import ChatTool, ToolContext, ToolFunction, ToolStopped
+from agents.toolkit import ChatTool, ToolContext, ToolFunction
 from core.contracts import (
     CompensationInput,
     ToolCallInput,
@@ -85,13 +85,13 @@ class ToolActivities:
             ctx.request_stop()
             work.cancel()
             await asyncio.wait({work}, timeout=STOP_GRACE_SECONDS)
+            if work.done() and not work.cancelled():
+                work.exception()  # ToolStopped, as asked: retrieved, so asyncio stays quiet
             note = "" if work.done() else " (the tool did not stop within the grace period)"
             partial = "\n".join(ctx.output)
             return ToolCallResult(
                 content="stopped while running" + note, status="stopped", partial_output=partial
             )
-        except ToolStopped:
-            return ToolCallResult(content="stopped while running", status="stopped")
         except Exception as err:  # a tool error is an answer the model can read, like ToolNode
             log.warning("tool %s failed: %r", tool.name, err)
             return ToolCallResult(content=f"error: {err}", status="error")

@@ -24,9 +24,6 @@ class AgentDefinition:
     tools: list[ChatTool] = field(default_factory=list)
     system_prompt: str = ""
 
-    def tool(self, name: str) -> ChatTool | None:
-        return next((t for t in self.tools if t.name == name), None)
-
 
 @functools.cache
 def load_agent(ref: str) -> AgentDefinition:

@@ -8,7 +8,6 @@ idempotency key, so undoing something that never happened is harmless.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 from collections.abc import Callable
@@ -54,11 +53,6 @@ class ToolContext:
         if self._stop.wait(seconds):
             raise ToolStopped()
 
-    async def asleep(self, seconds: float) -> None:
-        """Sleep in an async tool (task cancellation also stops it)."""
-        await asyncio.sleep(seconds)
-        self.check()
-
 
 ToolFunction = Callable[..., Any]
 
@@ -70,10 +64,6 @@ class ChatTool:
     func: ToolFunction
     args_model: type[BaseModel]
     compensator: ToolFunction | None = None
-
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func)
 
     def openai_schema(self) -> dict[str, Any]:
         schema = self.args_model.model_json_schema()

@@ -157,13 +157,3 @@ class CommitInput:
     thread_id: str
     run_id: str
     messages: list[Message]
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunRecordUpdate:
-    """A run's status change, written to the API's run store by the worker."""
-
-    thread_id: str
-    run_id: str
-    status: RunStatus
-    outcome: TurnOutcome | None = None

@@ -122,7 +122,7 @@ async def test_state_and_thread_values_show_committed_messages(api: Api) -> None
     thread_id = await api.new_thread()
     human = {"type": "human", "content": "hi", "id": "m-1"}
     ai = {"type": "ai", "content": "hello!", "id": "m-2"}
-    checkpoint_id = await api.thread_store.commit(thread_id, [human, ai], run_id="r-1")
+    checkpoint_id = await api.thread_store.commit(thread_id, [human, ai])
 
     state = (await api.http.get(f"/threads/{thread_id}/state")).json()
     thread = (await api.http.get(f"/threads/{thread_id}")).json()
