@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint bench system-deps clean
+.PHONY: dev test lint bench anchor-venv system-deps js-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,22 @@ system-deps: $(STAMP)
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		 apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
 
+# The LangGraph JS client, React and esbuild for tests/e2e's JS and browser tests, pinned by
+# tests/js/package-lock.json; reinstalled only when the lock file changes. Without node those
+# tests skip, so a machine without it still runs everything else.
+JS_STAMP := tests/js/node_modules/.installed
+$(JS_STAMP): tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
+js-deps:
+	@if command -v node >/dev/null 2>&1; then $(MAKE) --no-print-directory $(JS_STAMP); \
+	else echo "node not found: the JS client and browser tests will skip"; fi
+
 dev: $(STAMP)
 	$(PY) -m devstack
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps js-deps
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -31,10 +43,22 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-bench: $(STAMP)
-	$(PY) -m bench.token_latency
-	$(PY) -m bench.history_size
-	$(PY) -m bench.stop_latency
+# The benchmarks' anchor, LangGraph's own `langgraph dev`, gets a venv of its own: its
+# dependencies would shift ours. langchain-openai is pinned to the version .venv resolved.
+ANCHOR_VENV := .venv-anchor
+ANCHOR_STAMP := $(ANCHOR_VENV)/.installed
+$(ANCHOR_STAMP): bench/anchor/requirements.txt $(STAMP)
+	test -x $(ANCHOR_VENV)/bin/python || $(PYTHON) -m venv $(ANCHOR_VENV)
+	$(ANCHOR_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ANCHOR_VENV)/bin/python -m pip install --quiet -r bench/anchor/requirements.txt \
+		"langchain-openai==$$($(PY) -c 'from importlib.metadata import version; print(version("langchain-openai"))')"
+	touch $@
+
+anchor-venv: $(ANCHOR_STAMP)
+
+# chatstop and the anchor side by side (python -m bench --help; each bench.<name> runs alone)
+bench: $(STAMP) $(ANCHOR_STAMP)
+	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(ANCHOR_VENV) .data .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules

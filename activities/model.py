@@ -1,9 +1,10 @@
 """The model activity: one LLM call, streamed token by token through langchain-openai.
 
-Streaming lives in the activity because only an activity may do I/O; tokens reach the client
-through the turn's Workflow Stream. On cancel the upstream HTTP stream is closed (billing
-stops) and the partial answer is returned as a normal result, because a result is the one
-way to hand data back from a cancelled activity (shared/FACTS.md).
+Streaming lives in the activity because only an activity may do I/O; each token goes to the
+run's live stream on the broker as it arrives. On a Stop the upstream HTTP stream is closed
+(billing stops) and the partial answer is returned as a normal result, because a result is
+the one way to hand data back from a cancelled activity (shared/FACTS.md). A worker shutdown
+is not a Stop: the attempt fails and Temporal runs it again on another worker.
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ from typing import Any
 
 import httpx
 import openai
-from langchain_core.messages import AIMessage, AIMessageChunk
-from langchain_core.messages.utils import message_chunk_to_message
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_openai import ChatOpenAI
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.heartbeat import keep_heartbeating
-from activities.turn_events import TurnEventPublisher, turn_events
-from core.contracts import ModelCallInput, ModelCallResult, TurnEvent
-from core.messages import from_dicts, text_of, to_dict
+from activities.call_watch import CallWatch, StopCause, cancel_cause, watched_call
+from activities.live import RunLive
+from activities.model_answer import Answer
+from broker import Broker
+from core.contracts import ModelCallInput, ModelCallResult
+from core.live import Live
+from core.messages import from_dicts, to_dict
 from core.settings import Settings
+from stores.thread_store import ThreadStore
 
 RETRYABLE_STATUS = {408, 409, 429}
 
@@ -48,8 +52,10 @@ def classify_model_error(err: Exception, base_url: str | None) -> ApplicationErr
 
 
 class ModelActivities:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, broker: Broker, store: ThreadStore) -> None:
         self._settings = settings
+        self._broker = broker
+        self._store = store
 
     def _chat_model(self, call: ModelCallInput) -> Any:
         llm = ChatOpenAI(
@@ -58,46 +64,64 @@ class ModelActivities:
             api_key=self._settings.model_api_key,  # type: ignore[arg-type]
             max_retries=0,  # Temporal retries, so every attempt shows in the history
             streaming=True,
-            timeout=60,
+            # The stall watch (stream_idle_timeout_seconds) ends a silent stream first.
+            timeout=httpx.Timeout(10.0, read=None),
         )
         return llm.bind_tools(call.tools) if call.tools else llm
 
+    async def _prompt(self, call: ModelCallInput) -> list[BaseMessage]:
+        rest = from_dicts(call.messages)
+        if call.base is None:
+            return rest
+        window = await self._store.window(call.base)
+        system = rest[:1] if rest and rest[0].type == "system" else []
+        return [*system, *window, *rest[len(system) :]]
+
     @activity.defn(name="call_model")
     async def call_model(self, call: ModelCallInput) -> ModelCallResult:
-        label = {"message_id": call.message_id, "node": call.node}
-        async with turn_events(self._settings.streaming, label) as events:
-            attempt = activity.info().attempt
-            if attempt > 1:
-                # Clients drop the half answer of the failed attempt before new tokens come.
-                events.publish(
-                    TurnEvent(
-                        kind="reset", data={"message_id": call.message_id, "attempt": attempt}
-                    )
-                )
-            return await self._stream(call, events)
-
-    async def _stream(self, call: ModelCallInput, events: TurnEventPublisher) -> ModelCallResult:
-        answer: AIMessageChunk | None = None
-        tokens = 0
+        live = RunLive(self._broker, call.run_id)
+        await live.outbox(call.outbox)
+        attempt = activity.info().attempt
+        if attempt > 1:  # clients drop the half answer of the failed attempt
+            live.nowait(Live.RESET, {"message_id": call.message_id, "attempt": attempt})
+        answer = Answer(call.message_id, call.stream_metadata)
         try:
-            async with keep_heartbeating():
-                stream = self._chat_model(call).astream(from_dicts(call.messages))
-                async with contextlib.aclosing(stream) as chunks:
-                    async for chunk in chunks:
-                        if activity.is_cancelled():  # the task's cancel may have been lost
-                            raise asyncio.CancelledError()
-                        activity.heartbeat()
-                        answer = chunk if answer is None else answer + chunk
-                        text = text_of(chunk)
-                        if text:
-                            tokens += 1
-                            events.token(text)
-        except asyncio.CancelledError:
-            # aclosing() has closed the HTTP response: the provider sees the disconnect.
-            partial = AIMessage(content=text_of(answer) if answer else "", id=call.message_id)
-            return ModelCallResult(message=to_dict(partial), stopped=True, tokens=tokens)
+            await self._stream(call, answer, live)
         except (openai.OpenAIError, httpx.HTTPError) as err:
             raise classify_model_error(err, self._settings.model_base_url) from err
-        message = message_chunk_to_message(answer) if answer else AIMessage(content="")
-        message.id = call.message_id
-        return ModelCallResult(message=to_dict(message), tokens=tokens)
+        return await self._result(answer, live, stopped=answer.stopped)
+
+    async def _stream(self, call: ModelCallInput, answer: Answer, live: RunLive) -> None:
+        idle = self._settings.model.stream_idle_timeout_seconds
+        watch: CallWatch | None = None
+        try:
+            async with watched_call(self._broker, call.run_id, idle_timeout=idle) as watch:
+                stream = self._chat_model(call).astream(await self._prompt(call))
+                async with contextlib.aclosing(stream) as chunks:
+                    async for chunk in chunks:
+                        if watch.stop_requested:  # the task's cancel may have been lost
+                            raise asyncio.CancelledError()
+                        watch.progress()
+                        body = answer.add(chunk)
+                        if body is not None:
+                            live.nowait_json(Live.MESSAGES, body)
+        except asyncio.CancelledError:
+            # aclosing() has closed the HTTP response: the provider sees the disconnect.
+            cause = cancel_cause(watch)
+            if cause is StopCause.SHUTDOWN:
+                raise ApplicationError(
+                    "the worker is shutting down; the call restarts on another worker",
+                    type="WorkerShutdown",
+                ) from None
+            if cause is StopCause.STALLED:
+                raise ApplicationError(
+                    f"model stream stalled: no data for {idle:g} s", type="ModelStreamStalled"
+                ) from None
+            answer.stopped = True
+
+    async def _result(self, answer: Answer, live: RunLive, *, stopped: bool) -> ModelCallResult:
+        # The closing chunk, acked: every token of this call is on the broker before the
+        # workflow's next event (and the next activity's first publish) can be.
+        await live.acked_json(Live.MESSAGES, answer.closing_chunk())
+        message: AIMessage = answer.message()
+        return ModelCallResult(message=to_dict(message), stopped=stopped, tokens=answer.tokens)

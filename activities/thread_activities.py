@@ -1,21 +1,39 @@
-"""Activities that read and commit a thread's messages (the only writers of thread state)."""
+"""The thread workflow's activities: end a run that has no turn to end it, terminate a turn
+that ignored its stop."""
 
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
-from activities.thread_store import ThreadStore
-from core.contracts import CommitInput, ThreadSnapshot
+from activities.live import RunLive
+from broker import Broker
+from core.live import Live
+from core.thread_contracts import RunEnd, TerminateTurn
+from stores.record_store import RecordStore
+from stores.records import RunRecord
 
 
 class ThreadActivities:
-    def __init__(self, store: ThreadStore) -> None:
-        self._store = store
+    def __init__(self, records: RecordStore, broker: Broker, client: Client) -> None:
+        self._records = records
+        self._broker = broker
+        self._client = client
 
-    @activity.defn(name="load_thread")
-    async def load_thread(self, thread_id: str) -> ThreadSnapshot:
-        return await self._store.load(thread_id)
+    @activity.defn(name="end_run")
+    async def end_run(self, end: RunEnd) -> None:
+        """Record the end, then tell the run's stream (its clients are waiting for `end`)."""
+        if end.record:
+            await self._records.finish_run(RunRecord.from_dict(end.record), end.status, end.outcome)
+        live = RunLive(self._broker, end.run_id)
+        await live.acked(Live.END, end.outcome, msg_id=f"{end.run_id}:end")
 
-    @activity.defn(name="commit_turn")
-    async def commit_turn(self, commit: CommitInput) -> str | None:
-        return await self._store.commit(commit.thread_id, commit.messages)
+    @activity.defn(name="terminate_turn")
+    async def terminate_turn(self, inp: TerminateTurn) -> None:
+        handle = self._client.get_workflow_handle(inp.workflow_id)
+        try:
+            await handle.terminate(reason=inp.reason)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:  # already closed: nothing to do
+                raise

@@ -9,28 +9,28 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
-from activities.thread_store import ThreadStore, open_thread_store
 from api.assistants import AssistantCatalog
+from api.auth import build_authenticator
 from api.deps import Services, get_caller
 from api.http_errors import install_error_handling
 from api.routes import assistants, cancel, health, page, runs, threads
 from api.routes.page import STATIC_DIR
-from api.run_store import RunStore
-from api.run_tracker import RunTracker
 from api.runs_service import RunsService
+from api.stop_notices import StopNotices
 from api.temporal_gateway import TemporalGateway
 from api.threads_service import ThreadsService
+from api.values import ValuesExpander
+from broker import Broker, open_broker
 from core.settings import Settings
+from stores.record_store import RecordStore
+from stores.thread_store import ThreadStore, open_thread_store
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_RUN_STORE = ".data/api.sqlite"
 
 
 def create_app(
@@ -38,25 +38,33 @@ def create_app(
     *,
     temporal_client: Client | None = None,
     thread_store: ThreadStore | None = None,
-    run_store_path: Path | None = None,
+    record_store: RecordStore | None = None,
+    broker: Broker | None = None,
+    gateway: TemporalGateway | None = None,
 ) -> FastAPI:
-    """Build the API. Nothing connects until the lifespan starts.
+    """Build the API. Nothing connects until the lifespan starts, but an unsafe
+    authentication set-up (no credentials outside development) refuses here, at once.
 
-    temporal_client: used as is; without one the lifespan connects with the settings, and if
-    Temporal is down the API still starts and answers 502 until it can connect.
-    thread_store: used as is; without one the configured checkpointer is opened.
-    run_store_path: SQLite file for thread and run records (default .data/api.sqlite).
+    Whatever is passed in (a Temporal client or a whole gateway, stores, a broker) is used as
+    is; the rest is opened from the settings. Tests pass a fake gateway (the seam between the
+    API and Temporal) to check the API's own behaviour without a server. With Temporal down
+    the API still starts and answers 503 until it can connect; with the broker down it
+    streams from the record.
     """
     app = FastAPI(
         title="chatstop",
         summary="LangGraph chat turns as durable Temporal workflows; Stop really stops.",
-        lifespan=_lifespan(settings, temporal_client, thread_store, run_store_path),
+        lifespan=_lifespan(
+            settings, gateway or TemporalGateway(settings, temporal_client), thread_store,
+            record_store, broker,
+        ),  # fmt: skip
     )
     app.state.settings = settings
-    install_error_handling(app)
+    app.state.authenticator = build_authenticator(settings)
+    install_error_handling(app, settings.limits)
     for module in (health, page):
         app.include_router(module.router)
-    # Everything that reads or changes threads and runs needs a caller (x-api-key when set).
+    # Everything but liveness and the page's HTML needs a caller (api/auth.py).
     for module in (assistants, threads, runs, cancel):
         app.include_router(module.router, dependencies=[Depends(get_caller)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
@@ -65,41 +73,52 @@ def create_app(
 
 def _lifespan(
     settings: Settings,
-    temporal_client: Client | None,
+    gateway: TemporalGateway,
     thread_store: ThreadStore | None,
-    run_store_path: Path | None,
+    record_store: RecordStore | None,
+    broker: Broker | None,
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
-    """Open the stores, connect Temporal, and put the services on app.state."""
+    """Open what was not given, connect Temporal, and put the services on app.state."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            store = RunStore(run_store_path or settings.data_path(DEFAULT_RUN_STORE))
-            await store.open()
-            stack.push_async_callback(store.close)
+            records = record_store
+            if records is None:
+                records = RecordStore.from_settings(settings)
+                await records.open()
+                stack.push_async_callback(records.close)
             threads_store = thread_store
             if threads_store is None:
                 threads_store = await stack.enter_async_context(open_thread_store(settings))
-            gateway = TemporalGateway(settings, temporal_client)
-            if temporal_client is None:
-                await gateway.connect_quietly()
-            services = _services(settings, store, threads_store, gateway)
-            await services.runs.resume()
-            stack.push_async_callback(services.runs.shutdown)
-            app.state.services = services
+            live = broker
+            if live is None:
+                live = await stack.enter_async_context(
+                    open_broker(settings.broker, name="chatstop-api")
+                )
+            await gateway.connect_quietly()
+            app.state.services = _services(settings, records, threads_store, gateway, live)
             yield
 
     return lifespan
 
 
 def _services(
-    settings: Settings, store: RunStore, thread_store: ThreadStore, gateway: TemporalGateway
+    settings: Settings,
+    records: RecordStore,
+    thread_store: ThreadStore,
+    gateway: TemporalGateway,
+    broker: Broker,
 ) -> Services:
     catalog = AssistantCatalog(settings)
-    runs_service = RunsService(store, RunTracker(settings, store, gateway), catalog)
+    notices = StopNotices(broker)
+    runs_service = RunsService(settings, records, gateway, notices, catalog)
     return Services(
         settings=settings,
         assistants=catalog,
-        threads=ThreadsService(store, thread_store, runs_service),
+        threads=ThreadsService(records, thread_store, runs_service, gateway, broker),
         runs=runs_service,
+        broker=broker,
+        thread_store=thread_store,
+        values=ValuesExpander(thread_store),
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from api.errors import NotFoundError
-from api.records import utc_now
 from api.schemas import AssistantSearch
 from core.settings import Settings
+from stores.records import utc_now
 
 
 class AssistantCatalog:

@@ -9,12 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 
 from api.assistants import AssistantCatalog
+from api.auth import AuthenticationFailed, authenticate
 from api.runs_service import RunsService
 from api.threads_service import ThreadsService
+from api.values import ValuesExpander
+from broker import Broker
+from core.ids import RUN_ID_PATTERN, THREAD_ID_PATTERN, THREAD_ID_RULE
 from core.settings import Settings
+from stores.thread_store import ThreadStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +28,9 @@ class Services:
     assistants: AssistantCatalog
     threads: ThreadsService
     runs: RunsService
+    broker: Broker
+    thread_store: ThreadStore
+    values: ValuesExpander
 
 
 def _services(request: Request) -> Services:
@@ -47,26 +55,19 @@ def _runs(request: Request) -> RunsService:
     return _services(request).runs
 
 
-def get_caller(
-    request: Request,
-    x_api_key: Annotated[str | None, Header()] = None,
-    x_user_id: Annotated[str | None, Header()] = None,
-) -> str:
-    """The user id behind the request: the stop actor and the turn's UserId attribute.
-
-    With api_keys configured the key decides who the caller is; without (local development)
-    the caller says who they are in x-user-id, or is "anonymous".
-    """
-    keys = _settings(request).api.api_keys
-    if not keys:
-        return x_user_id or "anonymous"
-    if not x_api_key:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing x-api-key header")
-    if x_api_key not in keys:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Unknown API key")
-    return keys[x_api_key]
+async def get_caller(request: Request) -> str:
+    """The user id behind the request (api/auth.py): it owns what it creates, and it is the
+    stop actor and the turn's UserId attribute."""
+    try:
+        return await authenticate(request.app.state.authenticator, request)
+    except AuthenticationFailed as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
 
 
+ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN, description=THREAD_ID_RULE)]
+RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="A run id (UUID)")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CallerDep = Annotated[str, Depends(get_caller)]
 AssistantsDep = Annotated[AssistantCatalog, Depends(_assistants)]

@@ -27,6 +27,10 @@ class InvalidInputError(ApiError):
     """Well-formed JSON that the API cannot act on (no messages, a non-user message)."""
 
 
+class PayloadTooLargeError(ApiError):
+    """The request or its input is over a configured limit (413)."""
+
+
 class TemporalUnavailableError(ApiError):
     """Temporal could not be reached, so the run's true state is unknown right now."""
 

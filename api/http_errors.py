@@ -21,9 +21,11 @@ from api.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
     TemporalRequestError,
     TemporalUnavailableError,
 )
+from core.settings import LimitSettings
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +33,11 @@ _STATUS: dict[type[ApiError], int] = {
     NotFoundError: status.HTTP_404_NOT_FOUND,
     ConflictError: status.HTTP_409_CONFLICT,
     InvalidInputError: status.HTTP_422_UNPROCESSABLE_CONTENT,
-    TemporalUnavailableError: status.HTTP_502_BAD_GATEWAY,
+    PayloadTooLargeError: status.HTTP_413_CONTENT_TOO_LARGE,
+    TemporalUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
     TemporalRequestError: status.HTTP_502_BAD_GATEWAY,
 }
+RETRY_AFTER_SECONDS = 5
 
 
 def status_for(exc: ApiError) -> int:
@@ -45,7 +49,9 @@ def status_for(exc: ApiError) -> int:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse({"detail": exc.detail}, status_code=status_for(exc))
+    code = status_for(exc)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if code == 503 else None
+    return JSONResponse({"detail": exc.detail}, status_code=code, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -67,6 +73,47 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         {"detail": f"Temporal error: {exc}"}, status_code=status.HTTP_502_BAD_GATEWAY
     )
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over limits.max_body_bytes, before anything parses it: by its
+    Content-Length when it has one, else by counting as it arrives."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"Request body over {self.max_bytes} bytes (limits.max_body_bytes)"
+        response = JSONResponse({"detail": detail}, status_code=413)
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class UnexpectedErrorMiddleware:
@@ -97,8 +144,9 @@ class UnexpectedErrorMiddleware:
             await response(scope, receive, send)
 
 
-def install_error_handling(app: FastAPI) -> None:
+def install_error_handling(app: FastAPI, limits: LimitSettings) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RPCError, _rpc_error)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     app.add_middleware(UnexpectedErrorMiddleware)

@@ -7,20 +7,23 @@ and every message gets an id up front so a retried or rolled-back turn can name 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
-from api.errors import InvalidInputError
-from api.records import RunRecord, utc_now
-from api.schemas import CancelAction, RunCreate
-from core.contracts import Message, StopRequest
+from api.errors import InvalidInputError, PayloadTooLargeError
+from api.schemas import RunCreate
+from core.contracts import Message
 from core.messages import from_dict, text_of
+from core.settings import LimitSettings
+from stores.records import RunRecord, utc_now
 
 DEFAULT_STREAM_MODES: tuple[str, ...] = ("values",)
-ALL_STREAM_MODES: tuple[str, ...] = ("values", "updates", "messages-tuple", "custom")
+SERVED_STREAM_MODES: tuple[str, ...] = ("values", "updates", "messages-tuple", "custom")
+ALL_STREAM_MODES = SERVED_STREAM_MODES
 _HUMAN_KINDS = ("user", "human")
 PREVIEW_CHARS = 200
 SUMMARY_CHARS = 80
@@ -52,6 +55,8 @@ def normalize_message(raw: Any, index: int) -> Message:
     content = raw.get("content")
     if not isinstance(content, (str, list)):
         raise InvalidInputError(f"{where}.content must be a string or a list of content parts")
+    if isinstance(content, list):
+        _check_parts(content, where)
     message: Message = {"type": "human", "content": content, "id": _message_id(raw, where)}
     if isinstance(raw.get("name"), str):
         message["name"] = raw["name"]
@@ -59,6 +64,15 @@ def normalize_message(raw: Any, index: int) -> Message:
     if not text_of(message).strip() and not _has_non_text_part(content):
         raise InvalidInputError(f"{where}.content is empty")
     return message
+
+
+def _check_parts(parts: list[Any], where: str) -> None:
+    for index, part in enumerate(parts):
+        at = f"{where}.content[{index}]"
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise InvalidInputError(f"{at} must be an object with a string `type`")
+        if part["type"] == "text" and not isinstance(part.get("text"), str):
+            raise InvalidInputError(f"{at}.text must be a string")
 
 
 def _message_id(raw: dict[str, Any], where: str) -> str:
@@ -103,15 +117,27 @@ def preview_text(messages: list[Message], limit: int = PREVIEW_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def new_run_record(thread_id: str, body: RunCreate, caller: str, *, streaming: bool) -> RunRecord:
+def new_run_record(
+    thread_id: str,
+    body: RunCreate,
+    caller: str,
+    *,
+    streaming: bool,
+    limits: LimitSettings,
+    run_id: str | None = None,
+) -> RunRecord:
     """A new run's record; its input is validated here, before anything is stored."""
     messages = normalize_input(body.input)
+    check_input_size(messages, limits)
     modes = normalize_stream_modes(body.stream_mode)
+    check_stream_modes(modes)
     if streaming and modes is None:
         modes = list(DEFAULT_STREAM_MODES)
+    strict_json("metadata", body.metadata)
+    strict_json("config", body.config)
     now = utc_now()
     return RunRecord(
-        run_id=str(uuid.uuid4()),
+        run_id=run_id or str(uuid.uuid4()),
         thread_id=thread_id,
         assistant_id=body.assistant_id,
         user_id=caller,
@@ -129,9 +155,40 @@ def new_run_record(thread_id: str, body: RunCreate, caller: str, *, streaming: b
     )
 
 
-def superseding_stop(run: RunRecord) -> StopRequest:
-    """How a new run with interrupt/rollback stops the active one; the caller is the actor."""
-    strategy = run.multitask_strategy
-    action: CancelAction = "rollback" if strategy == "rollback" else "interrupt"
-    reason = f"superseded by a new run (multitask_strategy={strategy})"
-    return StopRequest(action=action, actor=run.user_id, reason=reason)
+def check_input_size(messages: list[Message], limits: LimitSettings) -> None:
+    """Refuse what Temporal would refuse later (a 2 MB payload) or what would wedge a turn,
+    before anything starts."""
+    if len(messages) > limits.max_input_messages:
+        raise InvalidInputError(
+            f"input.messages has {len(messages)} messages; at most "
+            f"{limits.max_input_messages} per run"
+        )
+    size = len(json.dumps(messages))
+    if size > limits.max_input_bytes:
+        raise PayloadTooLargeError(
+            f"input.messages is {size} bytes; at most {limits.max_input_bytes} per run"
+        )
+
+
+def check_stream_modes(modes: list[str] | None) -> None:
+    unknown = [mode for mode in modes or [] if mode not in SERVED_STREAM_MODES]
+    if unknown:
+        raise InvalidInputError(
+            f"stream_mode {', '.join(map(repr, unknown))} is not supported; supported: "
+            + ", ".join(SERVED_STREAM_MODES)
+        )
+
+
+def strict_json(name: str, value: Any) -> None:
+    """NaN and Infinity are not JSON: refuse them now, not after the run started."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise InvalidInputError(f"{name} is not valid JSON: {exc}") from exc
+
+
+def idempotent_run_id(owner: str, thread_id: str, key: str | None) -> str | None:
+    """The run id for an `Idempotency-Key`: the same request retried is the same run."""
+    if not key:
+        return None
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"chatstop:{owner}:{thread_id}:{key}"))

@@ -1,194 +1,170 @@
-"""Runs on a thread: create (with multitask strategies), read, join, cancel, delete.
+"""Runs on a thread: create, read, wait for, stop and delete them, holding no state.
 
-Multitask guarantees (reject / interrupt / rollback / enqueue, one active run per thread)
-rest on an in-process lock per thread, so they hold only with a single API replica.
-Enqueued runs are started by a per-thread background task once the active run ends.
+Admission (one active run per thread, the queue, the four multitask strategies) is decided
+by the thread workflow in Temporal; the API only asks, then writes the run's row for
+listing. A Stop is recorded in Temporal first (the turn's cancel, with actor and reason),
+then announced on the broker so the running call stops in milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from dataclasses import asdict
 
 from api.assistants import AssistantCatalog
-from api.errors import ApiError, ConflictError, InvalidInputError, NotFoundError
-from api.records import RunRecord, RunView
-from api.run_input import new_run_record, superseding_stop
-from api.run_store import RunStore
-from api.run_tracker import RunTracker, ended_detail
+from api.errors import ConflictError, InvalidInputError, NotFoundError
+from api.run_input import idempotent_run_id, new_run_record, preview_text
+from api.run_waiter import RunWaiter
 from api.schemas import BulkCancel, RunCreate
-from core.contracts import StopRequest
+from api.stop_notices import StopNotices
+from api.temporal_gateway import TemporalGateway
+from core.contracts import StopAction, StopRequest, TurnInput, turn_workflow_id
+from core.settings import Settings
+from core.thread_contracts import RunRequest
+from stores.record_store import RecordStore
+from stores.records import RunRecord
 
 logger = logging.getLogger(__name__)
-
-REJECT_DETAIL = (
-    "Thread is already running a task. Wait for it to finish or choose a different "
-    "multitask strategy."
-)
-_RETRY_SECONDS = 2.0
+SUMMARY_CHARS = 80
 
 
 class RunsService:
-    def __init__(self, store: RunStore, tracker: RunTracker, assistants: AssistantCatalog) -> None:
-        self._store = store
-        self.tracker = tracker
+    def __init__(
+        self,
+        settings: Settings,
+        records: RecordStore,
+        gateway: TemporalGateway,
+        notices: StopNotices,
+        assistants: AssistantCatalog,
+    ) -> None:
+        self._settings = settings
+        self.records = records
+        self._records = records
+        self._gateway = gateway
+        self._notices = notices
         self._assistants = assistants
-        self._drainers: dict[str, asyncio.Task[None]] = {}
-        self._background: set[asyncio.Task[Any]] = set()
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    async def resume(self) -> None:
-        """After a restart, enqueued runs still wait for their turn."""
-        for run in await self._store.unsettled_runs():
-            if not run.started:
-                self._ensure_drainer(run.thread_id)
-
-    async def shutdown(self) -> None:
-        tasks = [*self._drainers.values(), *self._background]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self.waiter = RunWaiter(records, notices.broker, settings.limits.max_wait_seconds)
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- create ---------------------------------------------------------------------------
 
     async def create(
-        self, thread_id: str, body: RunCreate, caller: str, *, streaming: bool
-    ) -> RunView:
-        """Validate, apply the multitask strategy, then start the run or enqueue it."""
-        await self._require_thread(thread_id)
-        self._assistants.graph_ref(body.assistant_id)
-        run = new_run_record(thread_id, body, caller, streaming=streaming)
-        async with self.tracker.thread_lock(thread_id):
-            active = await self._active(thread_id)
-            if active and run.multitask_strategy == "reject":
-                raise ConflictError(REJECT_DETAIL)
-            if active and run.multitask_strategy in ("interrupt", "rollback"):
-                await self._supersede(active, superseding_stop(run))
-                active = []
-            await self._store.insert_run(run)
-            await self._store.touch_thread(thread_id)
-            if not active:
-                return RunView(record=await self.tracker.start(run), status="running")
-        self._ensure_drainer(thread_id)
-        return RunView(record=run, status="pending")
+        self,
+        thread_id: str,
+        body: RunCreate,
+        caller: str,
+        *,
+        streaming: bool,
+        idempotency_key: str | None = None,
+    ) -> RunRecord:
+        """Validate, have the thread workflow admit the run, then record it for listing."""
+        await self._require_thread(thread_id, caller)
+        graph_ref = self._assistants.graph_ref(body.assistant_id)
+        run = new_run_record(
+            thread_id,
+            body,
+            caller,
+            streaming=streaming,
+            limits=self._settings.limits,
+            run_id=idempotent_run_id(caller, thread_id, idempotency_key),
+        )
+        existing = await self._records.get_run(thread_id, run.run_id)
+        if existing is not None:  # the same Idempotency-Key again: the same run
+            return existing
+        run = RunRecord.from_dict(
+            {**run.as_dict(), "workflow_id": turn_workflow_id(thread_id, run.run_id)}
+        )
+        admission = await self._gateway.submit_run(self._request(run, graph_ref), caller)
+        await self._records.insert_run(run)
+        await self._records.update_thread(thread_id)
+        if admission.superseded:
+            await self._notices.announce(admission.superseded, _superseding(run))
+        return await self._records.get_run(thread_id, run.run_id) or run
 
-    async def _active(self, thread_id: str) -> list[RunView]:
-        runs = await self._store.unsettled_runs(thread_id)
-        views = [await self.tracker.view(run) for run in runs]
-        return [view for view in views if view.active]
-
-    async def _supersede(self, active: list[RunView], stop: StopRequest) -> None:
-        """Stop every active run and wait until each has ended (rollbacks included)."""
-        for view in active:
-            if not view.record.started:
-                await self.tracker.drop_pending(view.record, stop)
-                continue
-            try:
-                await self.tracker.cancel_started(view.record, stop)
-            except ConflictError:
-                continue  # it ended on its own meanwhile
-            await self.tracker.wait_end(view.record)
-
-    def _ensure_drainer(self, thread_id: str) -> None:
-        task = self._drainers.get(thread_id)
-        if task is None or task.done():
-            self._drainers[thread_id] = asyncio.create_task(self._drain(thread_id))
-
-    async def _drain(self, thread_id: str) -> None:
-        """Start enqueued runs one by one, each after the previous one has ended."""
-        while True:
-            try:
-                if not await self._start_next(thread_id):
-                    return
-            except ApiError as exc:
-                logger.warning("enqueued runs of thread %s wait: %s", thread_id, exc)
-                await asyncio.sleep(_RETRY_SECONDS)
-            except Exception:
-                logger.exception("enqueued runs of thread %s wait after an error", thread_id)
-                await asyncio.sleep(_RETRY_SECONDS)
-
-    async def _start_next(self, thread_id: str) -> bool:
-        """Wait for the running run or start the oldest pending one; False when none is left."""
-        running = [view for view in await self._active(thread_id) if view.record.started]
-        for view in running:
-            await self.tracker.wait_end(view.record)
-        if running:
-            return True
-        async with self.tracker.thread_lock(thread_id):
-            pending = [r for r in await self._store.unsettled_runs(thread_id) if not r.started]
-            if not pending:
-                return False
-            try:
-                await self.tracker.start(pending[0])
-            except ApiError as exc:
-                logger.error("enqueued run %s could not start: %s", pending[0].run_id, exc)
-        return True
+    def _request(self, run: RunRecord, graph_ref: str) -> RunRequest:
+        settings = self._settings
+        turn = TurnInput(
+            thread_id=run.thread_id,
+            run_id=run.run_id,
+            assistant_id=run.assistant_id,
+            graph_id=graph_ref,
+            user_id=run.user_id,
+            input_messages=run.input_messages,
+            model_name=settings.model_name,
+            heartbeat_timeout_seconds=settings.heartbeat.timeout_seconds,
+            model_max_attempts=settings.model.max_attempts,
+            config=_graph_config(run.kwargs.get("config") or {}),
+            record=run.as_dict(),
+        )
+        return RunRequest(
+            run_id=run.run_id,
+            turn=turn,
+            multitask_strategy=run.multitask_strategy,  # type: ignore[arg-type]
+            summary=preview_text(run.input_messages, SUMMARY_CHARS),
+        )
 
     # --- read -----------------------------------------------------------------------------
 
-    async def get(self, thread_id: str, run_id: str) -> RunView:
-        return await self.tracker.view(await self.record(thread_id, run_id))
-
-    async def record(self, thread_id: str, run_id: str) -> RunRecord:
-        await self._require_thread(thread_id)
-        run = await self._store.get_run(thread_id, run_id)
+    async def get(self, thread_id: str, run_id: str, owner: str) -> RunRecord:
+        """The run, if it belongs to one of the owner's threads; 404 otherwise."""
+        await self._require_thread(thread_id, owner)
+        run = await self._records.get_run(thread_id, run_id)
         if run is None:
             raise NotFoundError(f"Run {run_id} not found in thread {thread_id}")
         return run
 
     async def list_runs(
-        self, thread_id: str, *, limit: int, offset: int, status: str | None
-    ) -> list[RunView]:
-        await self._require_thread(thread_id)
-        if status is None:
-            runs = await self._store.list_runs(thread_id, limit, offset)
-            return [await self.tracker.view(run) for run in runs]
-        runs = await self._store.list_runs(thread_id, limit=-1)
-        views = [await self.tracker.view(run) for run in runs]
-        return [view for view in views if view.status == status][offset : offset + limit]
+        self, thread_id: str, owner: str, *, limit: int, offset: int, status: str | None
+    ) -> list[RunRecord]:
+        await self._require_thread(thread_id, owner)
+        return await self._records.list_runs(thread_id, limit, offset, status)
 
-    async def join(self, thread_id: str, run_id: str) -> RunView:
-        return await self.tracker.wait_end(await self.record(thread_id, run_id))
-
-    async def thread_status(self, thread_id: str) -> str:
-        if await self._active(thread_id):
-            return "busy"
-        latest = await self._store.list_runs(thread_id, limit=1)
-        return "error" if latest and latest[0].status in ("error", "timeout") else "idle"
+    async def join(self, thread_id: str, run_id: str, owner: str) -> RunRecord:
+        return await self.waiter.wait_end(await self.get(thread_id, run_id, owner))
 
     # --- stop -----------------------------------------------------------------------------
 
     async def cancel(
         self, thread_id: str, run_id: str, stop: StopRequest, *, wait: bool
-    ) -> RunView:
-        run = await self.record(thread_id, run_id)
-        view = await self._stop(run, stop)
-        return await self.tracker.wait_end(run) if wait else view
+    ) -> RunRecord:
+        run = await self.get(thread_id, run_id, stop.actor)
+        run = await self._stop(run, stop)
+        return await self.waiter.wait_end(run) if wait else run
 
-    async def _stop(self, run: RunRecord, stop: StopRequest) -> RunView:
-        if not run.started and run.status is None:
-            async with self.tracker.thread_lock(run.thread_id):
-                run = await self.tracker.refresh(run)
-                if not run.started and run.status is None:
-                    return await self.tracker.drop_pending(run, stop)
-        if run.status is not None:  # known to have ended: no need to ask Temporal
-            raise ConflictError(ended_detail(await self.tracker.view(run)))
-        # Straight to the cancel (a closed workflow answers NotFound -> 409): every RPC
-        # before it would add to the time until the model stream is closed.
-        return await self.tracker.cancel_started(run, stop)
+    async def _stop(self, run: RunRecord, stop: StopRequest) -> RunRecord:
+        if not run.active:
+            raise ConflictError(ended_detail(run))
+        standing = StopRequest(**await self._records.request_stop(run, asdict(stop)))
+        if standing.action != stop.action:
+            raise ConflictError(
+                f"Run {run.run_id} is already being stopped with action '{standing.action}' "
+                f"(by {standing.actor}); a run is stopped once, so '{stop.action}' cannot "
+                "apply. Wait for it to end, then start a new run."
+            )
+        # The same stop again is idempotent: asking Temporal again is harmless (it keeps the
+        # first request) and repairs a first attempt that failed half-way.
+        if await self._gateway.cancel_turn(run.thread_id, run.run_id, standing):
+            await self._notices.announce([run.run_id], standing)
+            await self._gateway.stop_requested(run.thread_id, run.run_id, standing)
+            return run
+        fate = await self._gateway.cancel_pending(run.thread_id, run.run_id, standing)
+        if fate == "running":  # it started between the two calls
+            return await self._stop(run, standing)
+        fresh = await self._records.get_run(run.thread_id, run.run_id) or run
+        if fate == "ended" and fresh.status not in ("pending", "running"):
+            raise ConflictError(ended_detail(fresh))
+        return fresh
 
     async def cancel_many(self, body: BulkCancel, stop: StopRequest) -> list[str]:
-        """Stop every matching active run; ones that already ended are skipped, not errors."""
+        """Stop every matching active run of the caller's threads; runs that already ended
+        are skipped, not errors."""
         if not (body.thread_id or body.run_ids or body.status):
             raise InvalidInputError("Give thread_id and/or run_ids, or a status filter")
         wanted = {"pending", "running"} if body.status in (None, "all") else {body.status}
         stopped: list[str] = []
-        for run in await self._store.unsettled_runs(body.thread_id):
-            if body.run_ids and run.run_id not in body.run_ids:
-                continue
-            if (await self.tracker.view(run)).status not in wanted:
+        for run in await self._records.active_runs(body.thread_id, owner=stop.actor):
+            if body.run_ids and run.run_id not in body.run_ids or run.status not in wanted:
                 continue
             try:
                 await self._stop(run, stop)
@@ -197,39 +173,43 @@ class RunsService:
             stopped.append(run.run_id)
         return stopped
 
-    def cancel_in_background(self, run: RunRecord, stop: StopRequest) -> None:
-        """For a client that went away: nobody is left to hear about failures but the log."""
-        task = asyncio.create_task(self._cancel_quietly(run, stop))
+    def stop_in_background(self, run: RunRecord, stop: StopRequest) -> None:
+        """For a client that went away (on_disconnect=cancel): only the log hears failures."""
+        task = asyncio.create_task(self._stop_quietly(run, stop))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _cancel_quietly(self, run: RunRecord, stop: StopRequest) -> None:
+    async def _stop_quietly(self, run: RunRecord, stop: StopRequest) -> None:
         try:
-            await self._stop(await self.tracker.refresh(run), stop)
+            await self._stop(run, stop)
         except ConflictError:
             pass
-        except ApiError as exc:
-            logger.warning("could not cancel run %s after disconnect: %s", run.run_id, exc)
+        except Exception as exc:
+            logger.warning("could not stop run %s after disconnect: %s", run.run_id, exc)
 
-    async def stop_thread(self, thread_id: str, stop: StopRequest) -> None:
-        for view in await self._active(thread_id):
-            try:
-                await self._stop(view.record, stop)
-            except ConflictError:
-                continue
-        task = self._drainers.pop(thread_id, None)
-        if task is not None:
-            task.cancel()
-        self.tracker.forget_thread(thread_id)
+    async def delete(self, thread_id: str, run_id: str, owner: str) -> None:
+        run = await self.get(thread_id, run_id, owner)
+        if run.active:
+            raise ConflictError(f"Run {run_id} is still {run.status}; cancel it before deleting it")
+        await self._records.delete_run(thread_id, run_id)
 
-    async def delete(self, thread_id: str, run_id: str) -> None:
-        view = await self.get(thread_id, run_id)
-        if view.active:
-            raise ConflictError(
-                f"Run {run_id} is still {view.status}; cancel it before deleting it"
-            )
-        await self._store.delete_run(thread_id, run_id)
-
-    async def _require_thread(self, thread_id: str) -> None:
-        if await self._store.get_thread(thread_id) is None:
+    async def _require_thread(self, thread_id: str, owner: str) -> None:
+        if await self._records.get_thread(thread_id, owner) is None:
             raise NotFoundError(f"Thread {thread_id} not found")
+
+
+def ended_detail(run: RunRecord) -> str:
+    return f"Run {run.run_id} already ended with status '{run.status}'; there is nothing to stop."
+
+
+def _superseding(run: RunRecord) -> StopRequest:
+    strategy = run.multitask_strategy
+    action: StopAction = "rollback" if strategy == "rollback" else "interrupt"
+    reason = f"superseded by a new run (multitask_strategy={strategy})"
+    return StopRequest(action=action, actor=run.user_id, reason=reason)
+
+
+def _graph_config(config: dict[str, object]) -> dict[str, object]:
+    """The parts of a run's config the graph may read (LangGraph's own keys)."""
+    keys = ("configurable", "recursion_limit", "tags", "metadata")
+    return {key: config[key] for key in keys if key in config}

@@ -6,9 +6,11 @@ for, such as webhook or durability), so an SDK upgrade does not turn into 422s.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from core.ids import RUN_ID_PATTERN, THREAD_ID_PATTERN, THREAD_ID_RULE
 
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 CancelAction = Literal["interrupt", "rollback"]
@@ -19,7 +21,9 @@ class _Body(BaseModel):
 
 
 class ThreadCreate(_Body):
-    thread_id: str | None = None
+    thread_id: str | None = Field(
+        default=None, pattern=THREAD_ID_PATTERN, description=THREAD_ID_RULE
+    )
     metadata: dict[str, Any] | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
 
@@ -59,6 +63,6 @@ class CancelBody(_Body):
 
 
 class BulkCancel(_Body):
-    thread_id: str | None = None
-    run_ids: list[str] | None = None
+    thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN)
+    run_ids: list[Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)]] | None = None
     status: Literal["pending", "running", "all"] | None = None

@@ -1,21 +1,25 @@
-"""TurnEvents (the turn's Workflow Stream items) -> Agent Server SSE events. Pure functions.
+"""A run's live events (core.live) -> the Agent Server's SSE events, per client.
 
-The mapping follows what langgraph_sdk clients expect per stream mode. Two chatstop events
-ride on the `custom` channel: `chatstop.reset` (a retried model call restarts a message:
-drop what was shown for that message id) and `chatstop.tool` (tool progress).
+Tokens are relayed as the bytes the worker wrote: the body of a `messages` live event is
+already the `[chunk, metadata]` pair of the `messages-tuple` mode, so the commonest event
+costs the API no JSON work. Two chatstop events ride on the `custom` channel:
+`chatstop.reset` (a retried model call or tool restarts: drop what was shown for it) and
+`chatstop.tool` (tool progress).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from core.contracts import TurnEvent
+import orjson
 
-HEARTBEAT = ": heartbeat\n\n"
+from api.values import ValuesExpander
+from core.live import Live, decode
+
+HEARTBEAT = b": heartbeat\n\n"
 MESSAGE_MODES = frozenset({"messages", "messages-tuple"})
+PASSED_THROUGH = frozenset({Live.UPDATES, Live.CUSTOM, Live.TASKS, Live.CHECKPOINTS, Live.DEBUG})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,116 +29,66 @@ class StreamContext:
     assistant_id: str
     stream_modes: frozenset[str]
     resumable: bool = False
-    """Resumable streams tag each event with its Workflow Stream offset (SSE `id`)."""
+    """Resumable streams tag each event with its broker sequence (SSE `id`)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class SseEvent:
-    event: str
-    data: Any
-    id: str | None = None
+def frame(event: str, data: bytes, event_id: int | str | None = None) -> bytes:
+    head = b"event: " + event.encode() + b"\n"
+    if event_id is not None:
+        head += b"id: " + str(event_id).encode() + b"\n"
+    return head + b"data: " + data + b"\n\n"
 
 
-def metadata_event(run_id: str) -> SseEvent:
-    return SseEvent(event="metadata", data={"run_id": run_id, "attempt": 1})
+def metadata_frame(run_id: str) -> bytes:
+    return frame("metadata", orjson.dumps({"run_id": run_id, "attempt": 1}))
 
 
-def to_sse(event: TurnEvent, offset: int | None, ctx: StreamContext) -> list[SseEvent]:
-    """The SSE events for one TurnEvent (none when the client's stream modes exclude it).
+class SseMapper:
+    """Maps one client's live events; holds what a stream needs across events."""
 
-    A `tokens` event carries every token of one flush; each becomes its own `messages`
-    event, id'd `<offset>.<index>` so a client can resume in the middle of a batch."""
-    resumable = ctx.resumable and offset is not None
-    if event.kind == "tokens":
-        if not ctx.stream_modes & MESSAGE_MODES:
-            return []
-        return [
-            SseEvent(
-                event="messages",
-                data=[_chunk(event.data, text), _chunk_metadata(event.data, ctx)],
-                id=f"{offset}.{index}" if resumable else None,
-            )
-            for index, text in enumerate(event.data.get("texts", []))
-        ]
-    mapped = _map(event, ctx)
-    if mapped is None:
-        return []
-    name, data = mapped
-    return [SseEvent(event=name, data=data, id=str(offset) if resumable else None)]
+    def __init__(self, ctx: StreamContext, values: ValuesExpander) -> None:
+        self.ctx = ctx
+        self._values = values
+        self._wants_messages = bool(ctx.stream_modes & MESSAGE_MODES)
 
+    async def render(self, payload: bytes, seq: int | None) -> tuple[bytes, bool]:
+        """(SSE bytes, possibly empty; True if this was the run's `end`)."""
+        kind, body = decode(payload)
+        event_id = seq if self.ctx.resumable else None
+        modes = self.ctx.stream_modes
+        if kind == Live.MESSAGES:
+            return (frame("messages", body, event_id) if self._wants_messages else b""), False
+        if kind == Live.END:
+            return frame("end", body, event_id), True
+        if kind == Live.ERROR:
+            return frame("error", body, event_id), False
+        if kind == Live.VALUES:
+            if "values" not in modes:
+                return b"", False
+            return frame("values", await self._values.expand(body), event_id), False
+        if kind in PASSED_THROUGH:
+            return (frame(kind, body, event_id) if kind in modes else b""), False
+        return self._custom(kind, body, event_id), False
 
-def _map(event: TurnEvent, ctx: StreamContext) -> tuple[str, Any] | None:
-    modes = ctx.stream_modes
-    wants_messages = bool(modes & MESSAGE_MODES)
-    data = event.data
-    if event.kind == "reset" and (wants_messages or "custom" in modes):
-        return "custom", {"type": "chatstop.reset", **data}
-    if event.kind in ("updates", "values") and event.kind in modes:
-        return event.kind, data
-    if event.kind == "tool" and "custom" in modes:
-        return "custom", {"type": "chatstop.tool", **data}
-    if event.kind == "error":
-        return "error", {"error": data.get("error", "Error"), "message": data.get("message", "")}
-    if event.kind == "end":
-        return "end", data
-    return None
+    def _custom(self, kind: str, body: bytes, event_id: int | None) -> bytes:
+        if kind == Live.RESET and (self._wants_messages or "custom" in self.ctx.stream_modes):
+            return frame("custom", _tagged("chatstop.reset", body), event_id)
+        if kind == Live.PROGRESS and "custom" in self.ctx.stream_modes:
+            return frame("custom", _tagged("chatstop.tool", body), event_id)
+        return b""
 
 
-def _chunk(data: dict[str, Any], text: str) -> dict[str, Any]:
-    return {
-        "type": "AIMessageChunk",
-        "content": text,
-        "id": data.get("message_id"),
-        "tool_calls": [],
-        "tool_call_chunks": [],
-        "additional_kwargs": {},
-        "response_metadata": {},
-        "invalid_tool_calls": [],
-    }
+def _tagged(kind: str, body: bytes) -> bytes:
+    data: dict[str, Any] = orjson.loads(body)
+    return orjson.dumps({"type": kind, **data})
 
 
-def _chunk_metadata(data: dict[str, Any], ctx: StreamContext) -> dict[str, Any]:
-    return {
-        "langgraph_node": data.get("node"),
-        "run_id": ctx.run_id,
-        "thread_id": ctx.thread_id,
-        "assistant_id": ctx.assistant_id,
-    }
+def error_frame(error: str, message: str) -> bytes:
+    return frame("error", orjson.dumps({"error": error, "message": message}))
 
 
-def ended_without_end(status: str, message: str) -> list[SseEvent]:
-    """What a client gets when the stream stops without the turn's own `end` event."""
-    terminal = status if status in ("error", "timeout", "interrupted", "success") else "error"
-    return [
-        SseEvent(event="error", data={"error": "RunEndedUnexpectedly", "message": message}),
-        SseEvent(
-            event="end",
-            data={
-                "status": terminal,
-                "outcome": "error",
-                "stop": None,
-                "kept": [],
-                "undone": [],
-                "not_undone": [],
-                "error": message,
-            },
-        ),
-    ]
-
-
-def end_from_outcome(outcome: dict[str, Any]) -> TurnEvent:
-    """The `end` event of a run that ended without streaming (stopped while enqueued)."""
+def end_frame(outcome: dict[str, Any]) -> bytes:
+    """The `end` of a run whose live events are gone (retention) or never came (a broker
+    outage): rebuilt from the run's record."""
     fields = ("status", "outcome", "stop", "kept", "undone", "not_undone", "error")
-    return TurnEvent(kind="end", data={key: outcome.get(key) for key in fields})
-
-
-def format_sse(event: SseEvent) -> str:
-    lines = [f"event: {event.event}"]
-    if event.id is not None:
-        lines.append(f"id: {event.id}")
-    lines.append(f"data: {json.dumps(event.data, separators=(',', ':'), default=str)}")
-    return "\n".join(lines) + "\n\n"
-
-
-def format_all(events: Iterable[SseEvent]) -> str:
-    return "".join(format_sse(event) for event in events)
+    return frame("end", orjson.dumps({key: outcome.get(key) for key in fields}))

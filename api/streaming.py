@@ -1,9 +1,10 @@
-"""A run's SSE stream: subscribe to the turn's Workflow Stream and relay it to one client.
+"""A run's SSE stream: the run's live events from the broker, relayed to one client.
 
-A producer task reads the Workflow Stream into a queue so the response can send heartbeat
-comments during silence (a long tool call) without cancelling a poll in flight. A stream that
-stops without the turn's `end` event (the workflow failed or was terminated) still ends with
-`error` and `end`, so clients never hang on a half-finished run.
+A reader task fills a queue so the response can send heartbeat comments during silence (a
+long tool call). Resuming is exact: the SSE id is the broker's sequence, the same for every
+API replica. When the live events are gone (retention) or cannot come (the broker is down),
+the stream ends from the durable record instead: the thread's values and the run's `end`.
+A stream therefore always ends with `end`, and never waits forever.
 """
 
 from __future__ import annotations
@@ -15,24 +16,16 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import anyio
+import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api.errors import ApiError
-from api.records import RunRecord
-from api.run_tracker import RunTracker
 from api.runs_service import RunsService
-from api.sse import (
-    HEARTBEAT,
-    StreamContext,
-    end_from_outcome,
-    ended_without_end,
-    format_all,
-    format_sse,
-    metadata_event,
-    to_sse,
-)
-from core.contracts import StopRequest, TurnEvent
+from api.sse import HEARTBEAT, SseMapper, end_frame, frame, metadata_frame
+from broker import Broker, BrokerUnavailable, RunEvent
+from core.contracts import StopRequest
+from stores.records import RunRecord
+from stores.thread_store import ThreadStore
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +33,8 @@ HEARTBEAT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
-class _Closed:
-    """The subscription ended; `error` says why if it failed."""
-
-    error: str | None = None
-
-
-_Item = tuple[TurnEvent, int | None] | _Closed
+class _BrokerGone:
+    error: str
 
 
 class EventStreamResponse(StreamingResponse):
@@ -85,94 +73,102 @@ def stream_headers(run: RunRecord, *, resumable: bool) -> dict[str, str]:
 
 
 class RunEventStream:
-    """One client's view of one run's events."""
-
     def __init__(
         self,
         runs: RunsService,
+        broker: Broker,
+        threads: ThreadStore,
         run: RunRecord,
-        ctx: StreamContext,
+        mapper: SseMapper,
         *,
-        from_offset: int = 0,
-        skip_through: int | None = None,
+        after_seq: int = 0,
         with_metadata: bool = True,
         cancel_on_disconnect: StopRequest | None = None,
     ) -> None:
         self._runs = runs
-        self._tracker: RunTracker = runs.tracker
+        self._broker = broker
+        self._threads = threads
         self._run = run
-        self._ctx = ctx
-        self._from_offset = from_offset
-        self._skip_through = skip_through
-        """Last-Event-ID `<offset>.<index>`: that batch's events up to `index` were seen."""
+        self._mapper = mapper
+        self._after_seq = after_seq
         self._with_metadata = with_metadata
         self._cancel_on_disconnect = cancel_on_disconnect
 
-    async def frames(self) -> AsyncGenerator[str, None]:
+    async def frames(self) -> AsyncGenerator[bytes, None]:
         if self._with_metadata:
-            yield format_sse(metadata_event(self._run.run_id))
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(queue))
+            yield metadata_frame(self._run.run_id)
+        if await self._already_seen_the_end():
+            return
+        queue: asyncio.Queue[RunEvent | _BrokerGone] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(queue))
         ended = False
         try:
             while not ended:
                 try:
                     item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
                 except TimeoutError:
-                    yield HEARTBEAT
+                    ended, text = await self._end_if_settled(idle=True)
+                    yield text or HEARTBEAT
                     continue
-                frame, ended = await self._render(item)
-                if frame:
-                    yield frame
+                if isinstance(item, _BrokerGone):
+                    yield await self._end_from_record(wait=True)
+                    ended = True
+                    continue
+                text, ended = await self._mapper.render(item.data, item.seq)
+                if text:
+                    yield text
         finally:
-            producer.cancel()
+            reader.cancel()
             if not ended and self._cancel_on_disconnect is not None:
-                self._runs.cancel_in_background(self._run, self._cancel_on_disconnect)
+                self._runs.stop_in_background(self._run, self._cancel_on_disconnect)
 
-    async def _render(self, item: _Item) -> tuple[str, bool]:
-        if isinstance(item, _Closed):
-            return format_all(ended_without_end(*await self._why_closed(item))), True
-        event, offset = item
-        events = to_sse(event, offset, self._ctx)
-        if offset is not None and offset == self._from_offset and self._skip_through is not None:
-            events = events[self._skip_through + 1 :]  # resumed inside this token batch
-        return format_all(events), event.kind == "end"
-
-    async def _why_closed(self, closed: _Closed) -> tuple[str, str]:
+    async def _read(self, queue: asyncio.Queue[RunEvent | _BrokerGone]) -> None:
         try:
-            view = await self._tracker.view(await self._tracker.refresh(self._run))
-        except ApiError as exc:
-            return "error", closed.error or exc.detail
-        default = f"the turn's event stream ended without an end event (run {view.status})"
-        error = view.outcome.error if view.outcome is not None else None
-        return view.status, closed.error or error or default
+            events = self._broker.subscribe(self._run.run_id, after_seq=self._after_seq)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    queue.put_nowait(event)
+        except BrokerUnavailable as exc:
+            logger.warning("run %s streams from its record: %s", self._run.run_id, exc)
+            queue.put_nowait(_BrokerGone(str(exc)))
 
-    async def _produce(self, queue: asyncio.Queue[_Item]) -> None:
+    async def _already_seen_the_end(self) -> bool:
+        """A client resuming after the run's last event gets nothing more, cleanly."""
+        if self._after_seq <= 0:
+            return False
+        run = await self._fresh()
+        if run.active:
+            return False
         try:
-            run = await self._tracker.wait_started(self._run)
-            if not run.started:  # stopped or failed while enqueued
-                outcome = run.outcome or {"status": run.status or "error"}
-                await queue.put((end_from_outcome(outcome), None))
-                return
-            async for item in self._tracker.subscribe(run, self._from_offset):
-                await queue.put((item.data, item.offset))
-            await queue.put(_Closed())
-        except ApiError as exc:
-            logger.warning("stream of run %s failed: %s", self._run.run_id, exc)
-            await queue.put(_Closed(exc.detail))
-        except Exception as exc:
-            logger.exception("stream of run %s failed", self._run.run_id)
-            await queue.put(_Closed(f"streaming failed: {type(exc).__name__}: {exc}"))
+            last = await self._broker.last_seq(run.run_id)
+        except BrokerUnavailable:
+            return False
+        return last is not None and last <= self._after_seq
 
+    async def _end_if_settled(self, *, idle: bool) -> tuple[bool, bytes]:
+        """Silence: if the record says the run ended but its `end` never came (the events
+        expired, or were lost), end from the record."""
+        run = await self._fresh()
+        if run.active:
+            return False, b""
+        try:
+            last = await self._broker.last_seq(run.run_id)
+        except BrokerUnavailable:
+            last = None
+        if last is not None and last > self._after_seq and not idle:
+            return False, b""
+        return True, await self._end_from_record(wait=False)
 
-def stream_context(run: RunRecord, modes: list[str]) -> StreamContext:
-    return StreamContext(
-        run_id=run.run_id,
-        thread_id=run.thread_id,
-        assistant_id=run.assistant_id,
-        stream_modes=frozenset(modes),
-        resumable=bool(run.kwargs.get("stream_resumable")),
-    )
+    async def _end_from_record(self, *, wait: bool) -> bytes:
+        run = await self._runs.waiter.wait_end(self._run) if wait else await self._fresh()
+        text = b""
+        if "values" in self._mapper.ctx.stream_modes:
+            messages = await self._threads.messages(run.thread_id)
+            text += frame("values", orjson.dumps({"messages": messages}))
+        return text + end_frame(run.outcome or {"status": run.status})
+
+    async def _fresh(self) -> RunRecord:
+        return await self._runs.records.get_run(self._run.thread_id, self._run.run_id) or self._run
 
 
 def event_stream_response(stream: RunEventStream, run: RunRecord) -> EventStreamResponse:

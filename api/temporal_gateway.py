@@ -1,8 +1,9 @@
 """Everything the API asks Temporal, and what Temporal's answers mean for a run.
 
-The API keeps no run state of its own beyond a cache: a started run's status is whatever its
-turn workflow says. RPC failures become domain errors here (502 in the API) so a client is
-told "Temporal is unreachable" instead of seeing a traceback.
+The API decides nothing itself: it asks the thread workflow to admit a run
+(update-with-start), cancels a running turn directly (the fastest way to record a Stop), and
+asks the thread workflow to drop a run that has not started. Every call has a short RPC
+deadline: with Temporal down, a client gets 503 with Retry-After in seconds, not a hang.
 """
 
 from __future__ import annotations
@@ -10,40 +11,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.workflow_streams import WorkflowStreamClient, WorkflowStreamItem
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import TemporalRequestError, TemporalUnavailableError
+from api.errors import ConflictError, NotFoundError, TemporalRequestError, TemporalUnavailableError
 from core.contracts import (
-    EVENTS_TOPIC,
     SA_THREAD_ID,
-    SA_TURN_STATUS,
     SA_USER_ID,
-    TURN_WORKFLOW,
-    RunStatus,
+    THREAD_WORKFLOW,
     StopRequest,
-    TurnEvent,
-    TurnInput,
-    TurnOutcome,
+    thread_workflow_id,
     turn_workflow_id,
 )
 from core.settings import Settings
 from core.temporal import connect
+from core.thread_contracts import (
+    THREAD_BUSY,
+    THREAD_CLOSED,
+    RunAdmission,
+    RunRequest,
+    RunStop,
+    ThreadState,
+)
 
 logger = logging.getLogger(__name__)
 
+RPC_TIMEOUT = timedelta(seconds=5)
+CONNECT_TIMEOUT_SECONDS = 3.0
 _UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
-_CLOSED_STATUS: dict[WorkflowExecutionStatus, tuple[RunStatus, str]] = {
-    WorkflowExecutionStatus.FAILED: ("error", "the turn workflow failed"),
-    WorkflowExecutionStatus.TERMINATED: ("error", "the turn workflow was terminated"),
-    WorkflowExecutionStatus.CANCELED: ("interrupted", "the turn workflow was cancelled"),
-    WorkflowExecutionStatus.TIMED_OUT: ("timeout", "the turn workflow timed out"),
+_CLOSED = {
+    WorkflowExecutionStatus.FAILED: "the turn workflow failed",
+    WorkflowExecutionStatus.TERMINATED: "the turn workflow was terminated",
+    WorkflowExecutionStatus.CANCELED: "the turn workflow was cancelled",
+    WorkflowExecutionStatus.TIMED_OUT: "the turn workflow timed out",
 }
 
 
@@ -57,6 +73,8 @@ class TemporalGateway:
 
     async def connect_quietly(self) -> None:
         """Connect at start-up if possible; a failure is retried on the first request."""
+        if self._client is not None:
+            return
         try:
             await self.client()
         except TemporalUnavailableError as exc:
@@ -68,13 +86,14 @@ class TemporalGateway:
         async with self._connecting:
             if self._client is None:
                 try:
-                    self._client = await connect(self._settings)
-                except (RuntimeError, OSError, RPCError) as exc:
+                    async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+                        self._client = await connect(self._settings)
+                except (RuntimeError, OSError, RPCError, TimeoutError) as exc:
                     raise TemporalUnavailableError(self._unreachable(exc)) from exc
         return self._client
 
     def _unreachable(self, exc: BaseException) -> str:
-        return f"Temporal is unreachable at {self._settings.temporal.address}: {exc}"
+        return f"Temporal is unreachable at {self._settings.temporal.address}: {exc or 'timeout'}"
 
     @contextlib.contextmanager
     def _rpc(self, what: str) -> Iterator[None]:
@@ -85,114 +104,117 @@ class TemporalGateway:
                 raise TemporalUnavailableError(self._unreachable(exc)) from exc
             raise TemporalRequestError(f"Temporal refused to {what}: {exc.message}") from exc
 
-    async def start_turn(self, turn: TurnInput, *, preview: str, summary: str) -> None:
+    async def submit_run(self, request: RunRequest, owner: str) -> RunAdmission:
+        """Admit a run through the thread workflow, starting it if the thread has none."""
         client = await self.client()
-        with self._rpc(f"start run {turn.run_id}"):
-            await client.start_workflow(
-                TURN_WORKFLOW,
-                turn,
-                id=turn_workflow_id(turn.thread_id, turn.run_id),
-                task_queue=self._settings.temporal.task_queue,
-                search_attributes=_search_attributes(turn),
-                memo={"preview": preview, "assistant_id": turn.assistant_id},
-                static_summary=summary,
-            )
-
-    async def _handle(self, thread_id: str, run_id: str) -> Any:
-        client = await self.client()
-        return client.get_workflow_handle(
-            turn_workflow_id(thread_id, run_id), result_type=TurnOutcome
+        thread_id = request.turn.thread_id
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            THREAD_WORKFLOW,
+            ThreadState(
+                thread_id=thread_id,
+                owner=owner,
+                stop_grace_seconds=self._settings.limits.stop_grace_seconds,
+            ),
+            id=thread_workflow_id(thread_id),
+            task_queue=self._settings.temporal.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=_thread_attributes(thread_id, owner),
+            static_summary=f"thread {thread_id} of {owner}",
         )
-
-    async def resolve(self, thread_id: str, run_id: str) -> tuple[RunStatus, TurnOutcome | None]:
-        """A started run's status; an outcome comes with every terminal status."""
-        handle = await self._handle(thread_id, run_id)
-        with self._rpc(f"describe run {run_id}"):
+        with self._rpc(f"admit run {request.run_id}"):
             try:
-                description = await handle.describe()
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise
-                # Started runs vanish only when history retention removed them.
-                return "error", _failed("error", "Temporal has no record of this run")
-            if description.status == WorkflowExecutionStatus.COMPLETED:
-                return await self._completed(handle)
-        if description.status in _CLOSED_STATUS:
-            status, text = _CLOSED_STATUS[description.status]
-            return status, await self._failure(handle, status, text)
-        return "running", None
+                admission: RunAdmission = await client.execute_update_with_start_workflow(
+                    "submit_run",
+                    request,
+                    start_workflow_operation=start,
+                    id=request.run_id,  # a retried request is the same update
+                    result_type=RunAdmission,
+                    rpc_timeout=RPC_TIMEOUT,
+                )
+            except WorkflowUpdateFailedError as exc:
+                raise _refusal(exc) from exc
+        return admission
 
-    async def _completed(self, handle: Any) -> tuple[RunStatus, TurnOutcome | None]:
-        try:
-            outcome: TurnOutcome = await handle.result()
-        except (TypeError, ValueError) as exc:
-            logger.error("run %s returned an undecodable result: %s", handle.id, exc)
-            return "error", _failed("error", f"the turn returned an unreadable result: {exc}")
-        return outcome.status, outcome
-
-    async def _failure(self, handle: Any, status: RunStatus, text: str) -> TurnOutcome:
-        """The failure's own message, when Temporal has one, says more than the status."""
-        try:
-            await handle.result()
-        except WorkflowFailureError as exc:
-            cause = exc.cause
-            text = f"{text}: {getattr(cause, 'message', None) or cause}"
-        except Exception as exc:  # the status alone is still an answer
-            logger.debug("no failure detail for %s: %s", handle.id, exc)
-        return _failed(status, text)
-
-    async def wait_closed(self, thread_id: str, run_id: str) -> None:
-        """Block until the turn workflow has closed, however it closed."""
-        handle = await self._handle(thread_id, run_id)
-        with self._rpc(f"wait for run {run_id}"):
-            try:
-                await handle.result()
-            except WorkflowFailureError:
-                pass
-            except (TypeError, ValueError):
-                pass  # an unreadable result still means the workflow closed
-
-    async def cancel(self, thread_id: str, run_id: str, stop: StopRequest) -> bool:
-        """Request cancellation; False if the workflow had already closed."""
-        handle = await self._handle(thread_id, run_id)
+    async def cancel_turn(self, thread_id: str, run_id: str, stop: StopRequest) -> bool:
+        """Cancel the run's turn with the stop as reason; False if it has no open turn."""
+        client = await self.client()
+        handle = client.get_workflow_handle(turn_workflow_id(thread_id, run_id))
         with self._rpc(f"cancel run {run_id}"):
             try:
-                await handle.cancel(reason=stop.to_cancel_reason())
+                await handle.cancel(reason=stop.to_cancel_reason(), rpc_timeout=RPC_TIMEOUT)
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     return False
                 raise
         return True
 
-    async def subscribe(
-        self, thread_id: str, run_id: str, from_offset: int
-    ) -> AsyncIterator[WorkflowStreamItem[TurnEvent]]:
+    async def cancel_pending(self, thread_id: str, run_id: str, stop: StopRequest) -> str:
+        """ "dropped", "running", "ended" or "unknown" (see ThreadWorkflow.cancel_pending)."""
+        return str(
+            await self._thread_update(
+                thread_id, "cancel_pending", RunStop(run_id=run_id, stop=stop)
+            )
+            or "unknown"
+        )
+
+    async def stop_requested(self, thread_id: str, run_id: str, stop: StopRequest) -> None:
+        """Tell the thread to escalate if the turn ignores the stop; best effort."""
         client = await self.client()
-        stream = WorkflowStreamClient.create(client, turn_workflow_id(thread_id, run_id))
-        cooldown = timedelta(milliseconds=self._settings.streaming.poll_cooldown_ms)
-        with self._rpc(f"stream run {run_id}"):
-            async for item in stream.subscribe(
-                [EVENTS_TOPIC],
-                from_offset=from_offset,
-                result_type=TurnEvent,
-                poll_cooldown=cooldown,
-            ):
-                yield item
+        handle = client.get_workflow_handle(thread_workflow_id(thread_id))
+        try:
+            await handle.signal(
+                "stop_requested", RunStop(run_id=run_id, stop=stop), rpc_timeout=RPC_TIMEOUT
+            )
+        except RPCError as exc:
+            logger.warning("thread %s not told of the stop of %s: %s", thread_id, run_id, exc)
+
+    async def close_thread(self, thread_id: str, stop: StopRequest) -> None:
+        """Stop what runs on the thread and end its workflow (the thread is deleted)."""
+        await self._thread_update(thread_id, "close", stop, rpc_timeout=None)
+
+    async def _thread_update(
+        self, thread_id: str, update: str, arg: Any, *, rpc_timeout: timedelta | None = RPC_TIMEOUT
+    ) -> Any:
+        client = await self.client()
+        handle = client.get_workflow_handle(thread_workflow_id(thread_id))
+        with self._rpc(f"{update} on thread {thread_id}"):
+            try:
+                return await handle.execute_update(update, arg, rpc_timeout=rpc_timeout)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return None  # no workflow: nothing pending, nothing running
+                raise
+            except WorkflowUpdateFailedError as exc:
+                raise _refusal(exc) from exc
+
+    async def closed_turn(self, thread_id: str, run_id: str) -> str | None:
+        """Why the run's turn workflow closed without recording its end, if it did."""
+        client = await self.client()
+        handle = client.get_workflow_handle(turn_workflow_id(thread_id, run_id))
+        with self._rpc(f"describe run {run_id}"):
+            try:
+                description = await handle.describe(rpc_timeout=RPC_TIMEOUT)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return None
+                raise
+        return _CLOSED.get(description.status) if description.status else None
 
 
-def _search_attributes(turn: TurnInput) -> TypedSearchAttributes:
-    """What the Web UI and `temporal workflow list --query` filter turns by."""
+def _thread_attributes(thread_id: str, owner: str) -> TypedSearchAttributes:
     keyword = SearchAttributeKey.for_keyword
     return TypedSearchAttributes(
         [
-            SearchAttributePair(keyword(SA_THREAD_ID), turn.thread_id),
-            SearchAttributePair(keyword(SA_USER_ID), turn.user_id),
-            SearchAttributePair(keyword(SA_TURN_STATUS), "running"),
+            SearchAttributePair(keyword(SA_THREAD_ID), thread_id),
+            SearchAttributePair(keyword(SA_USER_ID), owner),
         ]
     )
 
 
-def _failed(status: RunStatus, text: str) -> TurnOutcome:
-    if status == "interrupted":
-        return TurnOutcome(status=status, turn_status="stopped", outcome="interrupted")
-    return TurnOutcome(status=status, turn_status="error", outcome="error", error=text)
+def _refusal(exc: WorkflowUpdateFailedError) -> Exception:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type == THREAD_BUSY:
+        return ConflictError(cause.message)
+    if isinstance(cause, ApplicationError) and cause.type == THREAD_CLOSED:
+        return NotFoundError("The thread is being deleted")
+    return TemporalRequestError(f"The thread refused the request: {cause}")

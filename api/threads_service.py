@@ -1,43 +1,60 @@
-"""Threads: records in the run store, messages in the checkpointer (read-only here).
+"""Threads: records in the record store, messages in the checkpointer (read-only here).
 
-The worker commits a thread's messages when a turn ends; the API only reads them, so a
-thread's values are whatever the last committed turn left behind.
+Every method takes the caller as `owner`: another user's thread answers exactly as a thread
+that does not exist (404), and searches only ever see the caller's own threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
-from activities.thread_store import ThreadStore
 from api.errors import ConflictError, NotFoundError
-from api.records import ThreadRecord
-from api.run_store import RunStore
 from api.runs_service import RunsService
 from api.schemas import ThreadCreate, ThreadSearch
+from api.temporal_gateway import TemporalGateway
 from api.views import checkpoint_json, jsonable, thread_json
+from broker import Broker, BrokerUnavailable
 from core.contracts import StopRequest
 from core.messages import to_dicts
+from stores.record_store import RecordStore
+from stores.records import ThreadRecord
+from stores.thread_store import ThreadStore
 
 
 class ThreadsService:
-    def __init__(self, store: RunStore, thread_store: ThreadStore, runs: RunsService) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        thread_store: ThreadStore,
+        runs: RunsService,
+        gateway: TemporalGateway,
+        broker: Broker,
+    ) -> None:
         self._store = store
         self._thread_store = thread_store
         self._runs = runs
+        self._gateway = gateway
+        self._broker = broker
 
-    async def create(self, body: ThreadCreate) -> dict[str, Any]:
+    async def create(self, body: ThreadCreate, owner: str) -> dict[str, Any]:
         thread_id = body.thread_id or str(uuid.uuid4())
-        created = await self._store.create_thread(thread_id, body.metadata or {})
-        if not created and body.if_exists == "raise":
+        if await self._store.create_thread(thread_id, owner, body.metadata or {}):
+            return await self.get(thread_id, owner)
+        mine = await self._store.get_thread(thread_id, owner)
+        if mine is not None and body.if_exists == "do_nothing":
+            return await self._json(mine)
+        if mine is not None:
             raise ConflictError(f"Thread {thread_id} already exists")
-        return await self.get(thread_id)
+        # Someone else's id: never handed over, whatever if_exists says.
+        raise ConflictError(f"Thread id {thread_id} is not available; choose another id")
 
-    async def get(self, thread_id: str) -> dict[str, Any]:
-        return await self._json(await self._record(thread_id))
+    async def get(self, thread_id: str, owner: str) -> dict[str, Any]:
+        return await self._json(await self.record(thread_id, owner))
 
-    async def search(self, query: ThreadSearch) -> list[dict[str, Any]]:
-        records = await self._store.list_threads()
+    async def search(self, query: ThreadSearch, owner: str) -> list[dict[str, Any]]:
+        records = await self._store.list_threads(owner)
         if query.ids is not None:
             records = [t for t in records if t.thread_id in query.ids]
         if query.metadata:
@@ -52,15 +69,22 @@ class ThreadsService:
         found.sort(key=lambda t: str(t[query.sort_by]), reverse=query.sort_order == "desc")
         return found[query.offset : query.offset + query.limit]
 
-    async def delete(self, thread_id: str, caller: str) -> None:
-        """Forget the thread and its runs, stopping any that is still active."""
-        await self._record(thread_id)
-        stop = StopRequest(action="interrupt", actor=caller, reason="thread deleted")
-        await self._runs.stop_thread(thread_id, stop)
-        await self._store.delete_thread(thread_id)
+    async def delete(self, thread_id: str, owner: str) -> None:
+        """Stop what still runs (the thread workflow ends once its turn has), then forget the
+        thread: its records, its checkpoints and its runs' live events, so re-creating the
+        same id starts empty."""
+        await self.record(thread_id, owner)
+        stop = StopRequest(action="interrupt", actor=owner, reason="thread deleted")
+        runs = await self._store.list_runs(thread_id, limit=-1)
+        await self._gateway.close_thread(thread_id, stop)
+        await self._store.delete_thread(thread_id, owner)
+        await self._thread_store.delete(thread_id)
+        for run in runs:
+            with contextlib.suppress(BrokerUnavailable):  # they expire anyway (retention)
+                await self._broker.purge_run(run.run_id)
 
-    async def state(self, thread_id: str) -> dict[str, Any]:
-        await self._record(thread_id)
+    async def state(self, thread_id: str, owner: str) -> dict[str, Any]:
+        await self.record(thread_id, owner)
         snapshot = await self._thread_store.state(thread_id)
         values = snapshot.values if isinstance(snapshot.values, dict) else {}
         return {
@@ -76,18 +100,18 @@ class ThreadsService:
         }
 
     async def messages(self, thread_id: str) -> list[Any]:
-        return (await self._thread_store.load(thread_id)).messages
+        return await self._thread_store.messages(thread_id)
 
-    async def _record(self, thread_id: str) -> ThreadRecord:
-        thread = await self._store.get_thread(thread_id)
+    async def record(self, thread_id: str, owner: str) -> ThreadRecord:
+        thread = await self._store.get_thread(thread_id, owner)
         if thread is None:
             raise NotFoundError(f"Thread {thread_id} not found")
         return thread
 
     async def _json(self, thread: ThreadRecord) -> dict[str, Any]:
-        status = await self._runs.thread_status(thread.thread_id)
-        snapshot = await self._thread_store.load(thread.thread_id)
-        return thread_json(thread, status, snapshot.messages)
+        status = await self._store.thread_status(thread)
+        messages = await self._thread_store.messages(thread.thread_id)
+        return thread_json(thread, status, messages)
 
 
 def _matches(metadata: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
-from api.records import RunView, ThreadRecord
+from stores.records import RunRecord, ThreadRecord
 
 
-def run_json(view: RunView) -> dict[str, Any]:
-    run = view.record
-    outcome = dataclasses.asdict(view.outcome) if view.outcome is not None else None
-    stop = view.outcome.stop if view.outcome is not None else None
+def run_json(run: RunRecord) -> dict[str, Any]:
+    outcome = run.outcome
+    stop = (outcome or {}).get("stop") or run.stop
     return {
         "run_id": run.run_id,
         "thread_id": run.thread_id,
         "assistant_id": run.assistant_id,
         "created_at": run.created_at,
         "updated_at": run.updated_at,
-        "status": view.status,
+        "status": run.status,
         "metadata": run.metadata,
         "kwargs": run.kwargs,
         "multitask_strategy": run.multitask_strategy,
-        "cancel_reason": stop.reason if stop is not None else None,
+        "cancel_reason": stop.get("reason") if stop else None,
         "outcome": outcome,
     }
 
@@ -41,7 +39,7 @@ def thread_json(thread: ThreadRecord, status: str, messages: list[Any]) -> dict[
     }
 
 
-def checkpoint_json(thread_id: str, config: dict[str, Any] | None) -> dict[str, Any] | None:
+def checkpoint_json(thread_id: str, config: Any) -> dict[str, Any] | None:
     configurable = (config or {}).get("configurable", {})
     if config is None:
         return None
@@ -63,10 +61,10 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def final_values(view: RunView, messages: list[Any]) -> dict[str, Any]:
+def final_values(run: RunRecord, messages: list[Any]) -> dict[str, Any]:
     """What /runs/wait and /join return: the thread's values, or the Agent Server's error
     shape, which langgraph_sdk's runs.wait() raises as an exception."""
-    if view.status in ("error", "timeout"):
-        message = view.outcome.error if view.outcome is not None else None
-        return {"__error__": {"error": f"Run{view.status.title()}", "message": message or ""}}
+    if run.status in ("error", "timeout"):
+        message = (run.outcome or {}).get("error")
+        return {"__error__": {"error": f"Run{run.status.title()}", "message": message or ""}}
     return {"messages": messages}

@@ -1,123 +1,137 @@
-"""Runs an isolated copy of the whole stack as separate processes, as in production
-(Temporal dev server, worker, API, scripted model), and the statistics the benchmarks print."""
+"""What every benchmark shares: its command line, a session folder for logs and data, the
+scripted model, and the systems under test, launched one after the other.
+
+Never both at once: each system is measured alone on the machine (with only the shared
+scripted model and the client beside it), so neither pays for the other's idle processes.
+Each benchmark measures chatstop and then the anchor within minutes of each other, which is
+as close to "the same conditions" as a noisy shared 2-core machine allows.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
-import os
-import signal
-import statistics
+import logging
+import shutil
 import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import httpx
+from bench import anchor_stack
+from bench.chatstop_stack import chatstop
+from bench.scripted import ScriptedModel, scripted_model
+from bench.systems import System
 
-from core.settings import REPO_ROOT, load_settings
-from devstack.isolated import free_port, isolated_env, isolated_ports
+logger = logging.getLogger("bench")
 
-STARTUP_SECONDS = 180
+R = TypeVar("R")
 
-
-@dataclass
-class BenchStack:
-    api_url: str
-    model_url: str
-    temporal_address: str
-    metrics_url: str
-    data_dir: Path
-
-    async def model_log(self, marker: str) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient() as http:
-            response = await http.get(
-                f"{self.model_url}/_scripted/log", params={"contains": marker}
-            )
-            return list(response.json())
-
-    async def heartbeat_rpcs(self) -> float:
-        """RecordActivityTaskHeartbeat requests the workers sent so far (counted at the
-        frontend; the history service counts each one again)."""
-        async with httpx.AsyncClient() as http:
-            text = (await http.get(self.metrics_url)).text
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("service_requests{")
-            and 'operation="RecordActivityTaskHeartbeat"' in line
-            and 'service_name="frontend"' in line
-        )
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SYSTEMS = ("chatstop", "anchor")
 
 
-async def _wait_ready(url: str, proc: asyncio.subprocess.Process, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    async with httpx.AsyncClient(timeout=2) as http:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise RuntimeError(f"stack exited early; see {log}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(url)).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"stack not ready after {STARTUP_SECONDS}s; see {log}")
+@dataclass(frozen=True)
+class BenchOptions:
+    systems: tuple[str, ...] = SYSTEMS
+    chatstop_root: Path = REPO_ROOT
+    """The checkout whose code the chatstop stack runs (another one compares commits)."""
+    anchor_jobs: int = anchor_stack.DEFAULT_JOBS
+
+
+def bench_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's command line, its module docstring as the help text, kept as written."""
+    return argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("systems under test")
+    group.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    group.add_argument(
+        "--chatstop-root",
+        type=Path,
+        default=REPO_ROOT,
+        help="run the chatstop stack from this checkout (default: this one)",
+    )
+    group.add_argument(
+        "--anchor-jobs",
+        type=int,
+        default=anchor_stack.DEFAULT_JOBS,
+        help="langgraph dev --n-jobs-per-worker (default %(default)s)",
+    )
+
+
+def bench_options(args: argparse.Namespace) -> BenchOptions:
+    return BenchOptions(
+        systems=tuple(args.systems),
+        chatstop_root=args.chatstop_root.resolve(),
+        anchor_jobs=args.anchor_jobs,
+    )
+
+
+async def for_each_system(
+    opts: BenchOptions,
+    measure: Callable[[System], Awaitable[R]],
+    *,
+    only: tuple[str, ...] = SYSTEMS,
+) -> dict[str, R]:
+    """Launch each selected system in turn and measure it; {system name: result}."""
+    results: dict[str, R] = {}
+    with _session_dir() as session:
+        async with scripted_model(opts.chatstop_root, session) as model:
+            for name in opts.systems:
+                if name not in only:
+                    logger.info("%s: not measured by this benchmark", name)
+                    continue
+                if name == "anchor" and (why := anchor_stack.unavailable()):
+                    logger.warning("anchor skipped: %s", why)
+                    continue
+                workdir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=session))
+                async with _launched(name, model, opts, workdir) as system:
+                    logger.info("%s: up at %s", name, system.api_url)
+                    results[name] = await measure(system)
+    return results
 
 
 @contextlib.asynccontextmanager
-async def launched_stack() -> AsyncIterator[BenchStack]:
-    data_dir = Path(tempfile.mkdtemp(prefix="chatstop-bench-"))
-    ports = isolated_ports()
-    metrics = free_port()
-    env = isolated_env(data_dir, ports) | {"CHATSTOP_DEV_SERVER__METRICS_PORT": str(metrics)}
-    log = data_dir / "stack.log"
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "devstack", cwd=REPO_ROOT, env=env, stdout=out, stderr=out
-        )
-        try:
-            api_url = f"http://127.0.0.1:{ports['api']}"
-            await _wait_ready(f"{api_url}/ok", proc, log)
-            yield BenchStack(
-                api_url=api_url,
-                model_url=f"http://127.0.0.1:{ports['model']}",
-                temporal_address=f"127.0.0.1:{ports['grpc']}",
-                metrics_url=f"http://127.0.0.1:{metrics}/metrics",
-                data_dir=data_dir,
-            )
-        finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.wait_for(proc.wait(), 60)
-                except TimeoutError:
-                    os.killpg(proc.pid, signal.SIGKILL)
+async def _launched(
+    name: str, model: ScriptedModel, opts: BenchOptions, workdir: Path
+) -> AsyncIterator[System]:
+    if name == "chatstop":
+        async with chatstop(model, opts.chatstop_root, workdir) as system:
+            yield system
+    else:
+        async with anchor_stack.anchor(model, workdir, opts.anchor_jobs) as anchor:
+            yield anchor
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
+@contextlib.contextmanager
+def _session_dir() -> Iterator[Path]:
+    """Logs and data of one benchmark run; kept only if it failed, to read what happened."""
+    path = Path(tempfile.mkdtemp(prefix="chatstop-bench-"))
+    try:
+        yield path
+    except BaseException:
+        logger.error("logs and data kept in %s", path)
+        raise
+    shutil.rmtree(path, ignore_errors=True)
 
 
-def describe(values: list[float]) -> str:
-    return (
-        f"n={len(values)}  p50={percentile(values, 50):.1f} ms  p95={percentile(values, 95):.1f} ms"
-        f"  mean={statistics.fmean(values):.1f} ms  max={max(values):.1f} ms"
-    )
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Entry point of every benchmark: progress on stderr, figures on stdout."""
+    logging.basicConfig(level=logging.INFO, format="[bench] %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(main)
 
 
-def settings_line() -> str:
-    s = load_settings()
-    st = s.streaming
-    return (
-        f"flush {st.batch_interval_ms:g} ms growing +{st.batch_growth_ms_per_s:g} ms per s of "
-        f"streaming up to {st.max_batch_interval_ms:g} ms; SSE poll cooldown "
-        f"{st.poll_cooldown_ms:g} ms; heartbeat throttle {s.heartbeat.throttle_ms:g} ms"
-    )
-
-
-def user(text: str) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": text}]}
+def header(title: str, lines: list[str]) -> None:
+    """A figure's title and its settings, wrapped to a readable width."""
+    print(f"\n== {title}")
+    for line in lines:
+        print(textwrap.fill(line, 100, initial_indent="   ", subsequent_indent="     "))

@@ -1,7 +1,7 @@
-"""The data that crosses process boundaries: API -> workflow -> activities -> stream.
+"""The data that crosses process boundaries: API -> thread workflow -> turn -> activities.
 
-Every workflow, activity and stream payload is one frozen dataclass. New fields get defaults
-so histories recorded by older versions still decode. Messages travel as LangChain's
+Every workflow, update, signal and activity payload is one frozen dataclass. New fields get
+defaults so histories recorded by older versions still decode. Messages travel in LangChain's
 serialized form (core.messages) because that is also what the Agent Server protocol shows.
 """
 
@@ -11,13 +11,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core.live import HistoryRef, OutboxEvent
+
 TURN_WORKFLOW = "ChatTurn"
-EVENTS_TOPIC = "events"
+THREAD_WORKFLOW = "ChatThread"
 
 # Search attributes: the Web UI and `temporal workflow list --query` filter on these.
 SA_THREAD_ID = "ThreadId"
 SA_USER_ID = "UserId"
 SA_TURN_STATUS = "TurnStatus"
+SA_STOPPED_BY = "StoppedBy"
 
 StopAction = Literal["interrupt", "rollback"]
 RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
@@ -28,6 +31,10 @@ Message = dict[str, Any]
 def turn_workflow_id(thread_id: str, run_id: str) -> str:
     """A turn's workflow id carries its thread and run, so the Web UI shows where it belongs."""
     return f"turn:{thread_id}:{run_id}"
+
+
+def thread_workflow_id(thread_id: str) -> str:
+    return f"thread:{thread_id}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,8 +52,11 @@ class StopRequest:
 
     @classmethod
     def from_cancel_reason(cls, text: str | None) -> StopRequest:
+        # A cancel sent by another workflow (the thread's, superseding a turn) reaches the
+        # turn as "Cancel requested by workflow with run id ... with reason: {...}".
+        raw = text or ""
         try:
-            data = json.loads(text or "")
+            data = json.loads(raw[raw.index("{") :]) if "{" in raw else None
         except ValueError:
             data = None
         if isinstance(data, dict) and data.get("action") in ("interrupt", "rollback"):
@@ -59,6 +69,16 @@ class StopRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContextPolicy:
+    """How much of a long thread a turn loads: the most recent messages that fit both limits,
+    starting at a user message so no tool result is cut from its call. The model sees this
+    window; older messages stay in the thread store and in the `values` the API streams."""
+
+    max_messages: int = 200
+    max_chars: int = 400_000
+
+
+@dataclass(frozen=True, kw_only=True)
 class TurnInput:
     thread_id: str
     run_id: str
@@ -68,9 +88,16 @@ class TurnInput:
     user_id: str
     input_messages: list[Message]
     model_name: str
-    heartbeat_timeout_seconds: float = 10.0
+    heartbeat_timeout_seconds: float = 30.0
     model_max_attempts: int = 3
     tool_max_attempts: int = 3
+    context: ContextPolicy = field(default_factory=ContextPolicy)
+    checkpoint_id: str | None = None
+    """Fork: run on top of this checkpoint of the thread instead of its latest state."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """The run's LangGraph config (`configurable`, `recursion_limit`, ...)."""
+    record: dict[str, Any] = field(default_factory=dict)
+    """The API's run record, so the turn can write it if the API never got to (a crash)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,14 +118,34 @@ class TurnOutcome:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TurnEvent:
-    """One item on the turn's Workflow Stream; the API maps it to SSE events.
+class BeginTurnInput:
+    thread_id: str
+    run_id: str
+    input_ids: list[str]
+    context: ContextPolicy
+    checkpoint_id: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)
 
-    kinds: token (a model text chunk), reset (a retried model attempt restarts a message),
-    updates / values (graph stream modes), tool (tool progress), error, end (terminal)."""
 
-    kind: str
-    data: dict[str, Any] = field(default_factory=dict)
+@dataclass(frozen=True, kw_only=True)
+class ThreadContext:
+    """What a turn starts from: the recent window of the thread, by reference and by value."""
+
+    checkpoint_id: str | None
+    total: int
+    """Messages in the thread at that checkpoint; the window is the last len(window)."""
+    window: list[Message] = field(default_factory=list)
+    taken_ids: list[str] = field(default_factory=list)
+    """Input message ids already used in the thread: they get fresh ids, never overwrite."""
+
+    @property
+    def window_ref(self) -> HistoryRef:
+        return HistoryRef(
+            thread_id="",
+            checkpoint_id=self.checkpoint_id,
+            start=self.total - len(self.window),
+            count=len(self.window),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,16 +155,21 @@ class ModelCallInput:
     message_id: str
     """Id of the AI message this call produces; stable across retries."""
     messages: list[Message]
+    """What the model sees after `base` (or everything, when base is None)."""
+    base: HistoryRef | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
     model_name: str = "gpt-4o-mini"
     node: str = "model"
+    stream_metadata: dict[str, Any] = field(default_factory=dict)
+    """The `messages-tuple` metadata of this call's tokens (run, node, step, model)."""
+    outbox: list[OutboxEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelCallResult:
     message: Message
     stopped: bool = False
-    """True when the call was cancelled: `message` holds the partial answer."""
+    """True when the call was stopped: `message` holds the partial answer."""
     tokens: int = 0
 
 
@@ -129,6 +181,10 @@ class ToolCallInput:
     name: str
     args: dict[str, Any] = field(default_factory=dict)
     idempotency_key: str = ""
+    message_id: str = ""
+    """Id of the ToolMessage the result becomes."""
+    stream_metadata: dict[str, Any] = field(default_factory=dict)
+    outbox: list[OutboxEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,16 +200,30 @@ class CompensationInput:
     args: dict[str, Any]
     idempotency_key: str
     tool_call_id: str
+    run_id: str = ""
+    outbox: list[OutboxEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ThreadSnapshot:
-    messages: list[Message] = field(default_factory=list)
-    checkpoint_id: str | None = None
+class PartialAnswerInput:
+    """Recover what the client saw of a model call whose worker died before it returned."""
+
+    run_id: str
+    message_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class CommitInput:
+class FinishInput:
+    """The end of a run: commit (unless rolled back), publish the last events and `end`,
+    and record the outcome. Every part is idempotent, so a retry repeats nothing."""
+
     thread_id: str
     run_id: str
-    messages: list[Message]
+    outcome: TurnOutcome
+    commit: list[Message] | None = None
+    checkpoint_id: str | None = None
+    """Commit on top of this checkpoint (a fork), not the latest."""
+    outbox: list[OutboxEvent] = field(default_factory=list)
+    end: dict[str, Any] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+    """The run's record, to write its end (and the row itself, if it is missing)."""

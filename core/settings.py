@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,33 +40,52 @@ class DevServerSettings(BaseModel):
             "ThreadId": "Keyword",
             "UserId": "Keyword",
             "TurnStatus": "Keyword",
+            "StoppedBy": "Keyword",
         }
     )
 
 
 class HeartbeatSettings(BaseModel):
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = 30.0
     """Heartbeat timeout of streaming and tool activities: how soon a dead worker is noticed."""
-    throttle_ms: float = 20.0
-    """Worker heartbeat throttle: the main term in how fast a cancel reaches an activity."""
+    throttle_ms: float = 5000.0
+    """Worker heartbeat throttle. Heartbeats are liveness only (a Stop travels on the broker),
+    so this is also how long Temporal's fallback cancel may take when the broker is down."""
 
 
-class StreamingSettings(BaseModel):
-    batch_interval_ms: float = 40.0
-    """First flush interval of an activity's events (library default is 2 s: far too slow)."""
-    batch_growth_ms_per_s: float = 10.0
-    """How much the interval grows per second of streaming: long answers cost less history."""
-    max_batch_interval_ms: float = 400.0
-    """Upper bound of the flush interval."""
-    poll_cooldown_ms: float = 20.0
-    """Pause between polls of a caught-up subscriber."""
+class ToolSettings(BaseModel):
+    max_threads: int = 16
+    """Threads for sync tools; a tool that ignores a stop holds one until it returns."""
+    compensation_threads: int = 4
+    """Threads reserved for compensations, so a rollback never waits behind stuck tools."""
+    stop_grace_seconds: float = 10.0
+    """How long a stopped sync tool may take to notice before the call reports it stopped."""
+
+
+class LimitSettings(BaseModel):
+    max_body_bytes: int = 1_000_000
+    """Request bodies larger than this get 413 before anything is parsed."""
+    max_input_bytes: int = 256_000
+    """A run's input messages (serialized) larger than this get 413."""
+    max_input_messages: int = 100
+    """More input messages than this in one run get 422."""
+    max_wait_seconds: float = 600.0
+    """The longest any request waits for a run (join, wait, cancel?wait=true)."""
+    stop_grace_seconds: float = 60.0
+    """A stopped turn that has not ended after this is terminated (its run: error)."""
 
 
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
+    environment: Literal["development", "production"] = "development"
+    """production refuses to start without real credentials (see api/auth.py)."""
     api_keys: dict[str, str] = Field(default_factory=dict)
-    """API key -> user id. Empty turns authentication off (local development)."""
+    """API key -> user id. Also CHATSTOP_API_KEYS="key1:alice,key2:bob". Empty, with no
+    authenticator, means open access: allowed only in development."""
+    authenticator: str | None = None
+    """"module:function" turning a request into a user id (e.g. verifying your JWTs);
+    replaces the API keys."""
 
 
 class ModelSettings(BaseModel):
@@ -74,6 +93,8 @@ class ModelSettings(BaseModel):
     base_url: str | None = None
     api_key: str | None = None
     max_attempts: int = 3
+    stream_idle_timeout_seconds: float = 30.0
+    """A model stream silent this long fails as "stalled" (and is retried)."""
 
 
 class ScriptedModelSettings(BaseModel):
@@ -84,7 +105,55 @@ class ScriptedModelSettings(BaseModel):
 class StoreSettings(BaseModel):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: str = ".data/threads.sqlite"
+    """Thread state (the LangGraph checkpointer) with the sqlite backend."""
+    records_path: str = ".data/records.sqlite"
+    """Thread and run records with the sqlite backend (Postgres keeps both in one database)."""
     postgres_url: str | None = None
+
+
+def parse_api_keys(text: str) -> dict[str, str]:
+    """ "key1:alice,key2:bob" -> {"key1": "alice", "key2": "bob"}."""
+    keys: dict[str, str] = {}
+    for item in text.split(","):
+        key, sep, user = item.strip().rpartition(":")
+        if not item.strip():
+            continue
+        if not sep or not key.strip() or not user.strip():
+            raise ValueError(f"CHATSTOP_API_KEYS entries look like key:user, got {item.strip()!r}")
+        keys[key.strip()] = user.strip()
+    return keys
+
+
+class BrokerSettings(BaseModel):
+    """NATS JetStream: live tokens and the Stop fast path (Temporal stays the record)."""
+
+    url: str = "nats://127.0.0.1:4222"
+    """Comma-separated server URLs; production points at an existing NATS cluster."""
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    creds_file: str | None = None
+    """A NATS .creds file (JWT + nkey seed), e.g. for Synadia Cloud."""
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    stream: str = "CHATSTOP_RUNS"
+    """The JetStream stream holding every run's live events."""
+    subject_prefix: str = "chatstop"
+    retention_seconds: float = 3600.0
+    """How long a run's live events stay replayable (the stream's max_age)."""
+    duplicate_window_seconds: float = 600.0
+    """A re-publish with the same message id inside this window is stored once."""
+    storage: Literal["file", "memory"] = "file"
+    replicas: int = 1
+    publish_timeout_seconds: float = 2.0
+    """How long an acked publish (or a stop notice) may wait before BrokerUnavailable."""
+    connect_timeout_seconds: float = 2.0
+    """How long start-up waits for NATS; after that it keeps reconnecting in the background."""
+    dev_port: int = 4222
+    dev_store_dir: str = ".data/nats"
+    dev_monitor_port: int | None = None
+    """nats-server's HTTP monitoring port in the dev stack (null = off)."""
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -109,12 +178,22 @@ class Settings(BaseSettings):
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     dev_server: DevServerSettings = Field(default_factory=DevServerSettings)
     heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
-    streaming: StreamingSettings = Field(default_factory=StreamingSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     scripted_model: ScriptedModelSettings = Field(default_factory=ScriptedModelSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
     graphs: dict[str, str] = Field(default_factory=lambda: {"agent": "agents.react:graph"})
+    api_keys: str | None = Field(default=None, exclude=True)
+    """CHATSTOP_API_KEYS="key1:alice,key2:bob": merged into api.api_keys at start-up."""
+
+    @model_validator(mode="after")
+    def _merge_api_keys(self) -> Settings:
+        if self.api_keys:
+            self.api.api_keys = {**self.api.api_keys, **parse_api_keys(self.api_keys)}
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -17,12 +17,19 @@ logger = logging.getLogger("devstack")
 def parse_options(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m devstack",
-        description="Run Temporal, the scripted model, the worker and the API; Ctrl-C stops all.",
+        description=(
+            "Run Temporal, NATS, the scripted model, the worker and the API; Ctrl-C stops all."
+        ),
     )
     parser.add_argument(
         "--no-temporal",
         action="store_true",
         help="use the existing cluster at temporal.address instead of starting a dev server",
+    )
+    parser.add_argument(
+        "--no-broker",
+        action="store_true",
+        help="use the existing NATS at broker.url instead of starting a local nats-server",
     )
     parser.add_argument(
         "--no-model",
@@ -38,6 +45,7 @@ def parse_options(argv: list[str] | None) -> Options:
     args = parser.parse_args(argv)
     return Options(
         start_temporal=not args.no_temporal,
+        start_broker=not args.no_broker,
         start_model=not args.no_model,
         startup_timeout=args.startup_timeout,
     )

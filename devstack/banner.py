@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.auth import authentication_mode
+from broker.connection import where
 from core.settings import Settings
 
 BANNER_LAST_LINE = "Ctrl-C stops everything."
@@ -19,6 +21,7 @@ class StackFacts:
 
     temporal_ui: str
     started_model: bool
+    started_broker: bool = True
     data_dir: str
     pids: dict[str, int]
 
@@ -40,13 +43,26 @@ def render_banner(settings: Settings, facts: StackFacts) -> str:
         ("API docs", f"{api}/docs"),
         ("Temporal Web UI", facts.temporal_ui),
         ("Temporal gRPC", f"{settings.temporal.address} (namespace {settings.temporal.namespace})"),
+        ("Broker", _broker_line(settings, facts.started_broker)),
         ("Model", _model_line(settings, facts.started_model)),
+        ("Authentication", authentication_mode(settings)),
         ("Data dir", facts.data_dir),
         ("Processes", f"{processes} (pids)"),
     ]
+    if "worker" in facts.pids:
+        rows.append(("Rolling deploy", _rolling_deploy_line(facts.pids["worker"])))
     width = max(len(label) for label, _ in rows)
     body = [f"  {label:<{width}}  {value}" for label, value in rows]
     return "\n".join([_RULE, "chatstop dev stack is up", *body, BANNER_LAST_LINE, _RULE])
+
+
+def _broker_line(settings: Settings, started_broker: bool) -> str:
+    note = "" if started_broker else "; not started here: --no-broker"
+    return f"NATS JetStream at {where(settings.broker)} (live tokens, Stop fast path{note})"
+
+
+def _rolling_deploy_line(worker_pid: int) -> str:
+    return f"kill -INT {worker_pid}; a new worker takes over and running answers carry on"
 
 
 def _model_line(settings: Settings, started_model: bool) -> str:

@@ -1,9 +1,13 @@
 """The `make dev` stack: start the services in order, supervise them, stop them together.
 
 Order matters because each service needs the one before: the worker and the API connect to
-Temporal at start-up, and the worker's first model call needs the scripted model. Shutdown
-runs in reverse, so the API stops accepting turns before the worker that runs them goes away.
-If any child dies, the stack is no longer what the banner promised: everything stops.
+Temporal and NATS at start-up (NATS only for speed: they start without it), and the worker's
+first model call needs the scripted model. Shutdown runs in reverse, so the API stops
+accepting turns before the worker that runs them goes away.
+
+A worker that exits is replaced while the rest stays up: ``kill -INT <worker pid>`` rehearses
+a rolling deploy (devstack/restarts.py guards against a crash loop). Any other child dying
+means the stack is no longer what the banner promised: everything stops.
 """
 
 from __future__ import annotations
@@ -12,127 +16,63 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import sys
 from collections.abc import Awaitable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
 from temporalio.client import Client
 
 from core.settings import REPO_ROOT, Settings
-from core.temporal import venv_binary
 from devstack.banner import StackFacts, api_base_url, render_banner
+from devstack.nats_server import nats_spec, wait_for_nats
 from devstack.processes import Child, ChildSpec, describe_exit
 from devstack.readiness import (
-    PortClaim,
     StartupError,
     ensure_ports_free,
     wait_for_http,
     wait_for_temporal,
     wait_for_worker,
 )
+from devstack.restarts import CrashLoopGuard, RestartPolicy
+from devstack.specs import (
+    API_SPEC,
+    WORKER_SPEC,
+    Options,
+    child_env,
+    data_dir,
+    model_spec,
+    port_claims,
+    stack_settings,
+    temporal_spec,
+)
+
+__all__ = ["PIDS_FILE", "Options", "Stack", "stack_settings", "temporal_spec"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 PIDS_FILE = "devstack.pids"
-"""JSON {name: pid} in the data dir while the stack runs; each pid is also its group id."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Options:
-    start_temporal: bool = True
-    """False: use the cluster at settings.temporal.address instead of a local dev server."""
-    start_model: bool = True
-    """False: do not start the scripted model even when no real model is configured."""
-    startup_timeout: float = 60.0
-    """Per service: how long it may take to answer its readiness probe."""
-    stop_grace: float = 10.0
-    """Per service: how long it may take to exit after SIGTERM before it is killed."""
-
-
-def stack_settings(settings: Settings, options: Options) -> Settings:
-    """When the launcher runs the dev server, every process must talk to that one."""
-    if not options.start_temporal:
-        return settings
-    address = f"127.0.0.1:{settings.dev_server.grpc_port}"
-    if settings.temporal.address != address:
-        logger.info(
-            "temporal.address %s -> %s (the dev server)", settings.temporal.address, address
-        )
-    temporal = settings.temporal.model_copy(update={"address": address})
-    return settings.model_copy(update={"temporal": temporal})
-
-
-def data_dir(settings: Settings) -> Path:
-    return settings.data_path(settings.dev_server.db_file).parent
-
-
-def child_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env["CHATSTOP_TEMPORAL__ADDRESS"] = settings.temporal.address
-    # Unbuffered, so a child's lines reach the prefixing pump as written, not in 8 KiB blocks.
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def temporal_spec(settings: Settings) -> ChildSpec:
-    dev = settings.dev_server
-    argv = [
-        str(venv_binary("temporal")), "server", "start-dev",
-        "--ip", "127.0.0.1",
-        "--port", str(dev.grpc_port),
-        "--ui-port", str(dev.ui_port),
-        "--db-filename", str(settings.data_path(dev.db_file)),
-        "--namespace", settings.temporal.namespace,
-        "--log-level", "warn",
-        "--ui-disable-news-fetch",  # the Web UI would otherwise fetch a news feed online
-    ]  # fmt: skip
-    if dev.metrics_port:
-        argv += ["--metrics-port", str(dev.metrics_port)]
-    for name, kind in dev.search_attributes.items():
-        # Re-registering on a restart over the same history file is accepted as a no-op.
-        argv += ["--search-attribute", f"{name}={kind}"]
-    return ChildSpec("temporal", argv, mute_when_stopping=True)
-
-
-def model_spec(settings: Settings) -> ChildSpec:
-    model = settings.scripted_model
-    argv = [sys.executable, "-m", "devstack.scripted_model"]
-    return ChildSpec("model", [*argv, "--host", model.host, "--port", str(model.port)])
-
-
-def port_claims(settings: Settings, options: Options, start_model: bool) -> list[PortClaim]:
-    dev, model, api = settings.dev_server, settings.scripted_model, settings.api
-    claims = []
-    if options.start_temporal:
-        claims += [
-            PortClaim("127.0.0.1", dev.grpc_port, "Temporal dev server (gRPC)",
-                      "CHATSTOP_DEV_SERVER__GRPC_PORT"),
-            PortClaim("127.0.0.1", dev.ui_port, "Temporal Web UI", "CHATSTOP_DEV_SERVER__UI_PORT"),
-        ]  # fmt: skip
-    if start_model:
-        claims.append(
-            PortClaim(model.host, model.port, "scripted model", "CHATSTOP_SCRIPTED_MODEL__PORT")
-        )
-    claims.append(PortClaim(api.host, api.port, "API", "CHATSTOP_API__PORT"))
-    return claims
+"""JSON {name: pid} in the data dir while the stack runs; each pid is also its group id.
+Rewritten when a worker is replaced."""
 
 
 class Stack:
     """The running children, in start order."""
 
-    def __init__(self, settings: Settings, options: Options) -> None:
+    def __init__(
+        self, settings: Settings, options: Options, restarts: RestartPolicy | None = None
+    ) -> None:
         self._settings = settings
         self._options = options
         self._start_model = options.start_model and settings.uses_scripted_model
         self._env = child_env(settings)
         self._children: list[Child] = []
         self._pids_file = data_dir(settings) / PIDS_FILE
+        self._crash_loop = CrashLoopGuard(restarts or RestartPolicy())
+        self._worker_started_at = 0.0
+        self._client: Client | None = None
+        self._watchers: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> int:
         """Start, print the banner, supervise; always stop every child before returning."""
@@ -165,6 +105,7 @@ class Stack:
         facts = StackFacts(
             temporal_ui=await self._temporal_ui_url(),
             started_model=self._start_model,
+            started_broker=self._options.start_broker,
             data_dir=str(data_dir(self._settings)),
             pids={child.name: child.pid for child in self._children},
         )
@@ -176,7 +117,8 @@ class Stack:
         ensure_ports_free(port_claims(settings, self._options, self._start_model))
         if self._options.start_temporal:
             await self._launch(temporal_spec(settings))
-        client = await self._guard(wait_for_temporal(settings, timeout))
+        self._client = await self._guard(wait_for_temporal(settings, timeout))
+        await self._start_broker()
         if self._start_model:
             await self._launch(model_spec(settings))
             model = settings.scripted_model
@@ -186,24 +128,42 @@ class Stack:
             logger.warning(
                 "--no-model: turns will call %s; start it yourself", settings.model_base_url
             )
-        await self._launch(ChildSpec("worker", [sys.executable, "-m", "worker"]))
-        await self._launch(ChildSpec("api", [sys.executable, "-m", "api"]))
+        await self._launch_worker()
+        await self._launch(API_SPEC)
         url = f"{api_base_url(settings)}/ok"
         await self._guard(wait_for_http(url, what="API", within=timeout))
-        await self._guard(self._await_worker(client))
+        await self._guard(self._await_worker(self._client, self._options.startup_timeout))
 
-    async def _await_worker(self, client: Client) -> None:
+    async def _start_broker(self) -> None:
+        if not self._options.start_broker:
+            logger.info("--no-broker: the worker and API use the NATS configured in broker.url")
+            return
+        await self._launch(nats_spec(self._settings))
+        within = self._options.startup_timeout
+        await self._guard(wait_for_nats(self._settings.broker.url, within=within))
+
+    async def _await_worker(self, client: Client, within: float, pid: int | None = None) -> None:
         # Only a warning: a turn started before the worker polls simply waits in the queue.
         try:
-            await wait_for_worker(client, self._settings, self._options.startup_timeout)
+            await wait_for_worker(client, self._settings, within, pid=pid)
         except StartupError as exc:
             logger.warning("%s; chat turns will wait until a worker polls", exc)
+        else:
+            if pid is not None:
+                logger.info("the new worker (pid %d) is polling", pid)
 
-    async def _launch(self, spec: ChildSpec) -> None:
+    async def _launch(self, spec: ChildSpec) -> Child:
         child = await Child.start(spec, cwd=REPO_ROOT, env=self._env)
         self._children.append(child)
-        pids = {c.name: c.pid for c in self._children}
-        self._pids_file.write_text(json.dumps(pids))
+        self._write_pids()
+        return child
+
+    async def _launch_worker(self) -> Child:
+        self._worker_started_at = asyncio.get_running_loop().time()
+        return await self._launch(WORKER_SPEC)
+
+    def _write_pids(self) -> None:
+        self._pids_file.write_text(json.dumps({c.name: c.pid for c in self._children}))
 
     async def _guard(self, probe: Awaitable[T]) -> T:
         """Await a readiness probe, but give up as soon as any child has died."""
@@ -222,23 +182,62 @@ class Stack:
         raise StartupError(f"{dead.name} stopped during start-up ({how}); its output is above")
 
     async def _supervise(self, stop_requested: asyncio.Task[bool]) -> int:
-        exits = {child.exited for child in self._children}
-        await asyncio.wait({stop_requested, *exits}, return_when=asyncio.FIRST_COMPLETED)
-        dead = self._first_dead()
-        if stop_requested.done() or dead is None:
-            logger.info("stopping the stack")
-            return 0
-        logger.error(
-            "%s stopped unexpectedly (%s); stopping the rest",
-            dead.name,
-            describe_exit(dead.exited.result()),
-        )
-        return 1
+        while True:
+            exits = {child.exited for child in self._children}
+            await asyncio.wait({stop_requested, *exits}, return_when=asyncio.FIRST_COMPLETED)
+            dead = self._first_dead()
+            if stop_requested.done() or dead is None:
+                logger.info("stopping the stack")
+                return 0
+            how = describe_exit(dead.exited.result())
+            if dead.name != WORKER_SPEC.name:
+                logger.error("%s stopped unexpectedly (%s); stopping the rest", dead.name, how)
+                return 1
+            if not await self._replace_worker(dead, how, stop_requested):
+                return 1
+
+    async def _replace_worker(
+        self, dead: Child, how: str, stop_requested: asyncio.Task[bool]
+    ) -> bool:
+        """Start a new worker in the dead one's place; False when it is a crash loop."""
+        lived = asyncio.get_running_loop().time() - self._worker_started_at
+        delay = self._crash_loop.delay_before_restart(lived)
+        if delay is None:
+            logger.error(
+                "the worker exited within seconds of starting %d times in a row (last: %s); "
+                "stopping the stack: its output above says why",
+                self._crash_loop.fast_failures,
+                how,
+            )
+            return False
+        later = f" in {delay:.1f} s" if delay else ""
+        logger.warning("worker (pid %d) exited (%s); starting a new one%s", dead.pid, how, later)
+        await dead.stop(self._options.stop_grace)  # reaps whatever is left of its group
+        if delay:
+            await asyncio.wait({stop_requested}, timeout=delay)  # a back-off, not a sync
+            if stop_requested.done():
+                return True
+        # Same slot, so shutdown still stops the API before the worker.
+        slot = self._children.index(dead)
+        self._worker_started_at = asyncio.get_running_loop().time()
+        worker = await Child.start(WORKER_SPEC, cwd=REPO_ROOT, env=self._env)
+        self._children[slot] = worker
+        self._write_pids()
+        if self._client is not None:
+            self._watch(self._await_worker(self._client, self._options.startup_timeout, worker.pid))
+        return True
+
+    def _watch(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
 
     def _first_dead(self) -> Child | None:
         return next((child for child in self._children if child.exited.done()), None)
 
     async def _shutdown(self) -> None:
+        for task in list(self._watchers):
+            task.cancel()
         for child in reversed(self._children):
             await child.stop(self._options.stop_grace)
         self._pids_file.unlink(missing_ok=True)

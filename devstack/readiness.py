@@ -111,8 +111,13 @@ async def wait_for_temporal(settings: Settings, within: float) -> Client:
     return await poll_until(check, what=what, within=within)
 
 
-async def wait_for_worker(client: Client, settings: Settings, within: float) -> None:
-    """Until a worker polls the task queue, so the first chat turn is picked up at once."""
+async def wait_for_worker(
+    client: Client, settings: Settings, within: float, *, pid: int | None = None
+) -> None:
+    """Until a worker polls the task queue, so the first chat turn is picked up at once.
+
+    With ``pid``, until that process polls: a replaced worker stays listed as a poller for a
+    while. The SDK's default worker identity is ``<pid>@<host>``."""
     request = DescribeTaskQueueRequest(
         namespace=settings.temporal.namespace,
         task_queue=TaskQueue(name=settings.temporal.task_queue),
@@ -123,9 +128,13 @@ async def wait_for_worker(client: Client, settings: Settings, within: float) -> 
         response = await client.workflow_service.describe_task_queue(
             request, timeout=_PROBE_TIMEOUT
         )
-        return True if response.pollers else None
+        identities = [poller.identity for poller in response.pollers]
+        if pid is None:
+            return True if identities else None
+        return True if any(i.startswith(f"{pid}@") for i in identities) else None
 
-    what = f"a worker on task queue {settings.temporal.task_queue!r}"
+    who = "a worker" if pid is None else f"the worker with pid {pid}"
+    what = f"{who} on task queue {settings.temporal.task_queue!r}"
     await poll_until(check, what=what, within=within)
 
 

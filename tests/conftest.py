@@ -18,12 +18,15 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
-from core.contracts import SA_THREAD_ID, SA_TURN_STATUS, SA_USER_ID
+from core.contracts import SA_STOPPED_BY, SA_THREAD_ID, SA_TURN_STATUS, SA_USER_ID
 from core.settings import Settings, load_settings
 from core.temporal import venv_binary
 from devstack.scripted_model import serve_in_background
+from tests.fixtures.nats import NatsServer, settings_for
 
-SEARCH_ATTRIBUTES = (SA_THREAD_ID, SA_USER_ID, SA_TURN_STATUS)
+SEARCH_ATTRIBUTES = (SA_THREAD_ID, SA_USER_ID, SA_TURN_STATUS, SA_STOPPED_BY)
+
+pytest_plugins = ["tests.e2e.conftest_js", "tests.fixtures.nats"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,10 +91,15 @@ def marker() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, scripted_model: object) -> Settings:
+def settings(tmp_path: Path, scripted_model: object, nats_server: NatsServer) -> Settings:
+    """A test's own task queue, data files and broker stream (on the session's servers)."""
     return load_settings(
+        broker=settings_for(nats_server.url).model_dump(),
         model={"base_url": scripted_model.base_url, "api_key": "scripted", "max_attempts": 2},  # type: ignore[attr-defined]
-        store={"sqlite_path": str(tmp_path / "threads.sqlite")},
+        store={
+            "sqlite_path": str(tmp_path / "threads.sqlite"),
+            "records_path": str(tmp_path / "records.sqlite"),
+        },
         temporal={"task_queue": f"tq-{uuid.uuid4().hex[:8]}"},
     )
 
@@ -100,6 +108,7 @@ def settings(tmp_path: Path, scripted_model: object) -> Settings:
 async def stack(
     dev_server: WorkflowEnvironment,
     scripted_model: object,
+    nats_server: NatsServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[object]:
     """API + worker + scripted model on the real dev server, shared by a session's tests
@@ -107,5 +116,6 @@ async def stack(
     from tests.stack import running_stack
 
     data_dir = tmp_path_factory.mktemp("stack")
-    async with running_stack(dev_server.client, scripted_model, data_dir) as running:  # type: ignore[arg-type]
+    broker = settings_for(nats_server.url)
+    async with running_stack(dev_server.client, scripted_model, data_dir, broker) as running:  # type: ignore[arg-type]
         yield running

@@ -1,4 +1,4 @@
-"""The whole stack in one test process, over real sockets: the Temporal dev server, the
+"""The whole stack in one test process, over real sockets: the Temporal dev server, NATS, the
 scripted model, a worker and the API on a loopback port, driven by the real langgraph-sdk."""
 
 from __future__ import annotations
@@ -12,25 +12,30 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.thread_store import ThreadStore, open_thread_store
 from activities.tools import ToolActivities
 from api.app import create_app
-from core.settings import Settings, load_settings
+from core.settings import BrokerSettings, Settings, load_settings
 from devstack.asgi import ServedApp, serve_app
 from devstack.scripted_model.runner import RunningScriptedModel
+from stores.thread_store import ThreadStore
 from tests.support import TEST_GRAPHS, model_calls_closed
-from worker.assembly import build_worker
+from worker.__main__ import open_stores
+from worker.assembly import Stores, build_worker
 
 
 @dataclass
 class Stack:
     settings: Settings
     client: Client
-    store: ThreadStore
+    stores: Stores
     tools: ToolActivities
     model: RunningScriptedModel
     api: ServedApp
     data_dir: Path
+
+    @property
+    def store(self) -> ThreadStore:
+        return self.stores.threads
 
     @property
     def api_url(self) -> str:
@@ -47,33 +52,60 @@ class Stack:
         return await model_calls_closed(self.model, marker)
 
 
-def stack_settings(data_dir: Path, model: RunningScriptedModel, client: Client) -> Settings:
+def stack_settings(
+    data_dir: Path, model: RunningScriptedModel, client: Client, broker: BrokerSettings
+) -> Settings:
     return load_settings(
         temporal={
             "address": client.service_client.config.target_host,
             "task_queue": f"stack-{uuid.uuid4().hex[:8]}",
         },
         model={"base_url": model.base_url, "api_key": "scripted", "max_attempts": 2},
-        store={"sqlite_path": str(data_dir / "threads.sqlite")},
+        store={
+            "sqlite_path": str(data_dir / "threads.sqlite"),
+            "records_path": str(data_dir / "records.sqlite"),
+        },
+        broker=broker.model_dump(),
+    )
+
+
+def _app(stack: Stack, settings: Settings) -> Any:
+    stores = stack.stores
+    return create_app(
+        settings,
+        temporal_client=stack.client,
+        thread_store=stores.threads,
+        record_store=stores.records,
+        broker=stores.broker,
     )
 
 
 @asynccontextmanager
+async def another_api(stack: Stack, **overrides: Any) -> AsyncIterator[str]:
+    """A second API on the same worker, stores, broker and Temporal, with its own settings
+    (e.g. API keys); yields its base URL."""
+    settings = stack.settings.model_copy(
+        update={key: getattr(stack.settings, key).model_copy(update=value)
+                for key, value in overrides.items()}
+    )  # fmt: skip
+    api = await serve_app(_app(stack, settings), name="api-2")
+    try:
+        yield api.url
+    finally:
+        await api.stop()
+
+
+@asynccontextmanager
 async def running_stack(
-    client: Client, model: RunningScriptedModel, data_dir: Path
+    client: Client, model: RunningScriptedModel, data_dir: Path, broker: BrokerSettings
 ) -> AsyncIterator[Stack]:
-    settings = stack_settings(data_dir, model, client)
-    async with open_thread_store(settings) as store:
-        assembled = build_worker(client, settings, store, extra_graph_refs=TEST_GRAPHS)
+    settings = stack_settings(data_dir, model, client, broker)
+    async with open_stores(settings) as stores:
+        assembled = build_worker(client, settings, stores, extra_graph_refs=TEST_GRAPHS)
         async with assembled.worker:
-            app = create_app(
-                settings,
-                temporal_client=client,
-                thread_store=store,
-                run_store_path=data_dir / "api.sqlite",
-            )
-            api = await serve_app(app, name="api")
+            stack = Stack(settings, client, stores, assembled.tools, model, None, data_dir)  # type: ignore[arg-type]
+            stack.api = await serve_app(_app(stack, settings), name="api")
             try:
-                yield Stack(settings, client, store, assembled.tools, model, api, data_dir)
+                yield stack
             finally:
-                await api.stop()
+                await stack.api.stop()

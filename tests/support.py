@@ -1,48 +1,67 @@
-"""A test rig around one worker: start turns, watch their events, stop them, read the logs."""
+"""A test rig around one worker: start turns, watch their live events, stop them, read logs.
+
+Turns are started directly (no thread workflow) so the workflow tests see exactly one turn;
+the thread workflow has tests of its own. Live events come from the real broker.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
+import orjson
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.workflow_streams import WorkflowStreamClient
 from temporalio.testing import WorkflowEnvironment
 
-from activities.thread_store import ThreadStore, open_thread_store
 from activities.tools import ToolActivities
-from core.contracts import (
-    EVENTS_TOPIC,
-    TURN_WORKFLOW,
-    StopRequest,
-    TurnEvent,
-    TurnInput,
-    TurnOutcome,
-    turn_workflow_id,
-)
+from core.contracts import TURN_WORKFLOW, StopRequest, TurnInput, TurnOutcome, turn_workflow_id
+from core.live import decode
 from core.settings import Settings
 from devstack.scripted_model.runner import RunningScriptedModel
-from worker.assembly import build_worker
+from stores.records import RunRecord, utc_now
+from stores.thread_store import ThreadStore
+from tests.fixtures.eventually import eventually
+from worker.__main__ import open_stores
+from worker.assembly import Stores, build_worker
 
 DEFAULT_GRAPH = "agents.react:graph"
 TEST_GRAPHS = ("tests.agents_for_tests:undo_agent",)
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    kind: str
+    data: Any
+    seq: int
+
+
+def token_texts(events: list[LiveEvent]) -> list[str]:
+    """Every streamed token of every model answer, in order."""
+    return [
+        e.data[0]["content"]
+        for e in events
+        if e.kind == "messages" and e.data[0].get("type") == "AIMessageChunk"
+        and e.data[0].get("content")
+    ]  # fmt: skip
 
 
 @dataclass
 class TurnRig:
     client: Client
     settings: Settings
-    store: ThreadStore
+    stores: Stores
     tools: ToolActivities
     model: RunningScriptedModel
     env: WorkflowEnvironment | None = None
+
+    @property
+    def store(self) -> ThreadStore:
+        return self.stores.threads
 
     async def outcome(
         self, handle: WorkflowHandle[Any, TurnOutcome], *, skip_time: bool = False
@@ -57,19 +76,30 @@ class TurnRig:
             return await handle.result()
 
     async def start(
-        self, text: str, *, thread_id: str, graph: str = DEFAULT_GRAPH
+        self, text: str, *, thread_id: str, graph: str = DEFAULT_GRAPH, user: str = "tester"
     ) -> WorkflowHandle[Any, TurnOutcome]:
         run_id = str(uuid.uuid4())
+        human = {"type": "human", "content": text, "id": f"human-{run_id}"}
+        record = RunRecord(
+            run_id=run_id,
+            thread_id=thread_id,
+            assistant_id="agent",
+            user_id=user,
+            created_at=utc_now(),
+            updated_at=utc_now(),
+            kwargs={"input": {"messages": [human]}},
+        )
         turn = TurnInput(
             thread_id=thread_id,
             run_id=run_id,
             assistant_id="agent",
             graph_id=graph,
-            user_id="tester",
-            input_messages=[{"type": "human", "content": text, "id": f"human-{run_id}"}],
+            user_id=user,
+            input_messages=[human],
             model_name="scripted",
             heartbeat_timeout_seconds=self.settings.heartbeat.timeout_seconds,
             model_max_attempts=self.settings.model.max_attempts,
+            record=record.as_dict(),
         )
         return await self.client.start_workflow(
             TURN_WORKFLOW,
@@ -79,20 +109,21 @@ class TurnRig:
             result_type=TurnOutcome,
         )
 
-    async def events(self, handle: WorkflowHandle[Any, Any]) -> AsyncIterator[TurnEvent]:
-        """The turn's events as they are published, up to and including `end`."""
-        stream = WorkflowStreamClient.create(self.client, handle.id)
-        async for item in stream.subscribe(
-            [EVENTS_TOPIC], result_type=TurnEvent, poll_cooldown=timedelta(milliseconds=10)
-        ):
-            yield item.data
-            if item.data.kind == "end":
-                return
+    async def events(self, handle: WorkflowHandle[Any, Any]) -> AsyncIterator[LiveEvent]:
+        """The run's live events as they are published, up to and including `end`."""
+        run_id = handle.id.rsplit(":", 1)[1]
+        events = self.stores.broker.subscribe(run_id)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                kind, body = decode(event.data)
+                yield LiveEvent(kind, orjson.loads(body), event.seq)
+                if kind == "end":
+                    return
 
     async def wait_for_event(
-        self, handle: WorkflowHandle[Any, Any], predicate: Callable[[TurnEvent], bool]
-    ) -> list[TurnEvent]:
-        seen: list[TurnEvent] = []
+        self, handle: WorkflowHandle[Any, Any], predicate: Callable[[LiveEvent], bool]
+    ) -> list[LiveEvent]:
+        seen: list[LiveEvent] = []
         async for event in self.events(handle):
             seen.append(event)
             if predicate(event):
@@ -112,14 +143,13 @@ class TurnRig:
         after the server recorded the calls meant to be finished: the time-skipping test
         server wedges on a cancel that crosses an activity completion (the real server
         treats it as a no-op; see the README)."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
+
+        async def completed() -> bool:
             events = [e async for e in handle.fetch_history_events()]
             done = sum(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED for e in events)
-            if done >= count:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"fewer than {count} activities completed within {within}s")
+            return done >= count
+
+        await eventually(completed, within=within, what=f"{count} activities completed")
 
     def model_calls(self, marker: str) -> list[dict[str, Any]]:
         return self.model.request_log.snapshot(contains=marker)
@@ -133,18 +163,12 @@ async def model_calls_closed(
 ) -> list[dict[str, Any]]:
     """A test's model calls (found by its marker) once every one has ended: the model has
     seen each connection close, normally or by disconnect."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+
+    def closed() -> list[dict[str, Any]]:
         calls = model.request_log.snapshot(contains=marker)
-        if calls and all(c["end"] is not None for c in calls):
-            return calls
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"model calls still open: {model.request_log.snapshot(contains=marker)}")
+        return calls if calls and all(c["end"] is not None for c in calls) else []
 
-
-def token_texts(events: list[TurnEvent]) -> list[str]:
-    """Every streamed token, in order (tokens travel in batches, one per stream flush)."""
-    return [text for e in events if e.kind == "tokens" for text in e.data["texts"]]
+    return await eventually(closed, within=within, what=f"model calls of {marker} closed")
 
 
 @asynccontextmanager
@@ -154,10 +178,10 @@ async def running_rig(
     model: RunningScriptedModel,
     env: WorkflowEnvironment | None = None,
 ) -> AsyncIterator[TurnRig]:
-    async with open_thread_store(settings) as store:
-        assembled = build_worker(client, settings, store, extra_graph_refs=TEST_GRAPHS)
+    async with open_stores(settings) as stores:
+        assembled = build_worker(client, settings, stores, extra_graph_refs=TEST_GRAPHS)
         async with assembled.worker:
-            yield TurnRig(client, settings, store, assembled.tools, model, env)
+            yield TurnRig(client, settings, stores, assembled.tools, model, env)
 
 
 def history_activity_names(events: list[Any]) -> list[str]:

@@ -1,34 +1,61 @@
-"""`python -m worker`: run the chatstop worker against the configured Temporal."""
+"""`python -m worker`: run the chatstop worker against the configured Temporal.
+
+SIGINT / SIGTERM (a deploy) shut it down gracefully: running calls are failed back to
+Temporal (not stopped: that is the user's decision) and another worker picks them up.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import signal
+from collections.abc import AsyncIterator
 
-from activities.thread_store import open_thread_store
-from core.settings import load_settings
+from broker import open_broker
+from core.settings import Settings, load_settings
 from core.temporal import connect
-from worker.assembly import build_worker
+from stores.record_store import RecordStore
+from stores.thread_store import open_thread_store
+from worker.assembly import Stores, build_worker
 
 log = logging.getLogger("chatstop.worker")
+
+
+@contextlib.asynccontextmanager
+async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
+    records = RecordStore.from_settings(settings)
+    await records.open()
+    try:
+        async with (
+            open_thread_store(settings) as threads,
+            open_broker(settings.broker, name="chatstop-worker") as broker,
+        ):
+            yield Stores(threads=threads, records=records, broker=broker)
+    finally:
+        await records.close()
 
 
 async def main() -> None:
     settings = load_settings()
     client = await connect(settings)
-    async with open_thread_store(settings) as store:
-        assembled = build_worker(client, settings, store)
-        log.info(
-            "worker polling %s on %s (heartbeat throttle %s ms)",
-            settings.temporal.task_queue,
-            settings.temporal.address,
-            settings.heartbeat.throttle_ms,
-        )
-        await assembled.worker.run()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_stores(settings) as stores:
+        assembled = build_worker(client, settings, stores)
+        async with assembled.worker:
+            log.info(
+                "worker polling %s on %s (broker %s)",
+                settings.temporal.task_queue,
+                settings.temporal.address,
+                settings.broker.url,
+            )
+            await stop.wait()
+            log.info("shutting down: running calls go back to Temporal for another worker")
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    asyncio.run(main())

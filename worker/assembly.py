@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,10 +12,14 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.model import ModelActivities
 from activities.thread_activities import ThreadActivities
-from activities.thread_store import ThreadStore
 from activities.tools import ToolActivities
+from activities.turn_activities import TurnActivities
 from agents.registry import all_tools, load_agent
+from broker import Broker
 from core.settings import Settings
+from stores.record_store import RecordStore
+from stores.thread_store import ThreadStore
+from workflows.thread import ThreadWorkflow
 from workflows.turn import TurnWorkflow
 
 # Imported for real, not re-imported per run: LangGraph runs inside the workflow, and agent
@@ -24,10 +29,21 @@ PASSTHROUGH = (
     "langgraph",
     "langsmith",
     "pydantic",
+    "orjson",
     "agents",
     "core",
     "workflows",
+    "activities",
+    "broker",
+    "stores",
 )
+
+
+@dataclass
+class Stores:
+    threads: ThreadStore
+    records: RecordStore
+    broker: Broker
 
 
 @dataclass
@@ -39,7 +55,7 @@ class AssembledWorker:
 def build_worker(
     client: Client,
     settings: Settings,
-    store: ThreadStore,
+    stores: Stores,
     *,
     task_queue: str | None = None,
     extra_graph_refs: tuple[str, ...] = (),
@@ -47,13 +63,20 @@ def build_worker(
     refs = [*settings.graphs.values(), *extra_graph_refs]
     for ref in refs:
         load_agent(ref)  # fail at start-up, not in the first turn
+    pools = (
+        ThreadPoolExecutor(settings.tools.max_threads, thread_name_prefix="tool"),
+        ThreadPoolExecutor(settings.tools.compensation_threads, thread_name_prefix="undo"),
+    )
     tools = ToolActivities(
         all_tools(refs),
         settings.data_path(settings.store.sqlite_path).parent,
-        settings.streaming,
+        stores.broker,
+        settings.tools,
+        pools,
     )
-    model = ModelActivities(settings)
-    threads = ThreadActivities(store)
+    model = ModelActivities(settings, stores.broker, stores.threads)
+    turns = TurnActivities(stores.threads, stores.records, stores.broker)
+    threads = ThreadActivities(stores.records, stores.broker, client)
     throttle = timedelta(milliseconds=settings.heartbeat.throttle_ms)
     runner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
@@ -61,16 +84,20 @@ def build_worker(
     worker = Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[TurnWorkflow],
+        workflows=[ThreadWorkflow, TurnWorkflow],
         activities=[
             model.call_model,
             tools.run_tool,
             tools.compensate_tool,
-            threads.load_thread,
-            threads.commit_turn,
+            turns.begin_turn,
+            turns.finish_turn,
+            turns.recover_partial_answer,
+            threads.end_run,
+            threads.terminate_turn,
         ],
         workflow_runner=runner,
-        # Cancellation reaches an activity only via a heartbeat response: this is the knob.
+        # Heartbeats are liveness only; Temporal's cancel on a heartbeat response is the
+        # fallback Stop when the broker is down, so the throttle bounds that fallback.
         max_heartbeat_throttle_interval=throttle,
         default_heartbeat_throttle_interval=throttle,
         max_concurrent_activities=200,

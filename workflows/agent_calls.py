@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, cast
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from temporalio import workflow
 
+from workflows.stopping import TurnStopped
+
 if TYPE_CHECKING:
     from workflows.turn_session import TurnSession
 
-
-class TurnStopped(Exception):
-    """The turn was stopped: ends the graph run; the workflow then keeps or rolls back."""
+__all__ = ["TurnStopped", "call_model", "call_tools"]
 
 
 def _session() -> TurnSession:

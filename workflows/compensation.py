@@ -1,19 +1,20 @@
-"""After a stop: keep the partial state, or undo the turn's side effects in reverse order."""
+"""After a stop or a failure: keep the partial state, or undo the turn's side effects in
+reverse order."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from core.contracts import CompensationInput
-from core.messages import text_of
-from workflows.turn_session import ToolCallRecord, TurnSession
+with workflow.unsafe.imports_passed_through():
+    from core.contracts import CompensationInput
+    from core.messages import text_of
+    from workflows.calls import compensate_activity
+    from workflows.turn_session import ToolCallRecord, TurnSession
 
 NOT_RUN = "not run: stopped by the user"
 STOPPED_WHILE_RUNNING = "stopped while running"
@@ -31,8 +32,10 @@ def _dangling_answer(record: ToolCallRecord, why: str) -> str:
 def kept_messages(
     session: TurnSession, marker: Mapping[str, object], why: str = "stopped"
 ) -> tuple[list[BaseMessage], list[str]]:
-    """The turn as it stands: completed results, every dangling tool call answered, and the
-    final AI message (the partial answer, if any) marked with `marker` in its metadata."""
+    """The turn as it stands: completed results, every dangling tool call answered, the
+    partial answer if any text was produced, and the last kept message marked with `marker`
+    in its metadata. Nothing empty is kept: an empty AI message would go to the model in
+    every later turn."""
     messages = list(session.produced)
     kept = [
         f"tool result {m.name} ({m.tool_call_id})" for m in messages if isinstance(m, ToolMessage)
@@ -52,23 +55,19 @@ def kept_messages(
             )
         )
         kept.append(f"tool call {record.name} ({record.call_id}): {record.state.replace('_', ' ')}")
-    final = _final_answer(session, messages)
-    final.response_metadata = {**final.response_metadata, **marker}
-    if session.partial_answer is not None:
-        kept.append(f"partial answer ({len(text_of(final))} characters)")
+    partial = session.partial_answer
+    if partial is not None and text_of(partial).strip():
+        messages.append(partial)
+        kept.append(f"partial answer ({len(text_of(partial))} characters)")
+    if messages:
+        last = messages[-1]
+        last.response_metadata = {**last.response_metadata, **marker}
     return messages, kept
 
 
-def _final_answer(session: TurnSession, messages: list[BaseMessage]) -> AIMessage:
-    if session.partial_answer is not None:
-        messages.append(session.partial_answer)
-        return session.partial_answer
+def final_text(messages: list[BaseMessage]) -> str:
     last = messages[-1] if messages else None
-    if isinstance(last, AIMessage) and not last.tool_calls:
-        return last
-    empty = AIMessage(content="", id=f"ai-{session.inp.run_id}-final")
-    messages.append(empty)
-    return empty
+    return text_of(last) if isinstance(last, AIMessage) else ""
 
 
 @dataclass
@@ -78,9 +77,10 @@ class RollbackReport:
 
 
 def _needs_compensation(record: ToolCallRecord, has_compensator: set[str]) -> bool:
-    # A stopped or failed call may have had its effect; the idempotency key makes undoing
-    # an effect that never happened harmless.
-    return record.name in has_compensator and record.state in ("done", "stopped", "error")
+    # Every call that may have had its effect: done, failed, stopped, or still "running"
+    # because its worker died or it ignored the stop. Compensators are idempotent by key,
+    # so undoing an effect that never happened is harmless.
+    return record.name in has_compensator and record.state != "not_run"
 
 
 async def roll_back(session: TurnSession, has_compensator: set[str]) -> RollbackReport:
@@ -92,24 +92,19 @@ async def roll_back(session: TurnSession, has_compensator: set[str]) -> Rollback
         if not _needs_compensation(record, has_compensator):
             continue
         label = f"{record.name} ({record.call_id})"
+        outbox = session.outbox.pending()
         try:
-            done = await workflow.execute_activity(
-                "compensate_tool",
+            done = await compensate_activity(
                 CompensationInput(
                     tool_name=record.name,
                     args=record.args,
                     idempotency_key=record.idempotency_key,
                     tool_call_id=record.call_id,
-                ),
-                result_type=str,
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(milliseconds=200),
-                    maximum_interval=timedelta(seconds=5),
-                    maximum_attempts=5,
-                ),
-                summary=f"compensate {record.name}",
+                    run_id=session.inp.run_id,
+                    outbox=outbox,
+                )
             )
+            session.outbox.delivered(outbox)
             report.undone.append(f"{label}: {done}")
         except ActivityError as err:
             cause = str(getattr(err.cause, "message", None) or err)

@@ -3,110 +3,97 @@
 The agent's LangGraph graph runs inside this workflow; its model and tool calls are
 activities (workflows.turn_session). A stop is a workflow cancellation whose reason carries
 the action, actor and reason (core.contracts.StopRequest), so Temporal's history records it
-and a cancel from the Web UI or CLI behaves as an interrupt.
+and a cancel from the Web UI or CLI behaves as an interrupt. Live events go out through the
+outbox (workflows.outbox); the history holds the turn, not its tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import asdict
-from datetime import timedelta
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.contrib.workflow_streams import WorkflowStream
+from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.types import StreamMode
 
     from agents.registry import load_agent
     from core.contracts import (
-        EVENTS_TOPIC,
+        SA_STOPPED_BY,
         SA_TURN_STATUS,
         TURN_WORKFLOW,
-        CommitInput,
-        Message,
         StopRequest,
-        ThreadSnapshot,
-        TurnEvent,
         TurnInput,
         TurnOutcome,
     )
-    from core.messages import from_dicts, to_dict, to_dicts
-    from workflows.agent_calls import TurnStopped
+    from core.messages import from_dicts, to_dicts
     from workflows.compensation import kept_messages, roll_back
+    from workflows.live_state import graph_event, values_event
+    from workflows.stopping import TurnStopped
+    from workflows.turn_io import begin_turn, finish_turn
+    from workflows.turn_outcomes import Settled, describe_error, details_for
     from workflows.turn_session import TurnSession
 
 TURN_STATUS = SearchAttributeKey.for_keyword(SA_TURN_STATUS)
+STOPPED_BY = SearchAttributeKey.for_keyword(SA_STOPPED_BY)
+GRAPH_STREAM_MODES: list[StreamMode] = ["updates", "values", "custom"]
+DEFAULT_RECURSION_LIMIT = 50
 T = TypeVar("T")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseMessage):
-        return to_dict(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _describe_error(err: BaseException) -> str:
-    """The activity's own message (e.g. "model endpoint returned HTTP 500: ..."), not the
-    generic "Activity task failed" wrapper."""
-    cause = getattr(err, "cause", None)
-    return str(getattr(cause, "message", None) or err)
 
 
 @workflow.defn(name=TURN_WORKFLOW)
 class TurnWorkflow:
     @workflow.init
     def __init__(self, inp: TurnInput) -> None:
-        self.stream = WorkflowStream()
-        self.events = self.stream.topic(EVENTS_TOPIC, type=TurnEvent)
         self.agent = load_agent(inp.graph_id)
         tool_schemas = [tool.openai_schema() for tool in self.agent.tools]
         self.session = TurnSession(inp, tool_schemas, self.agent.system_prompt)
         self.inp = inp
+        self.input_messages = list(inp.input_messages)
 
     @workflow.run
     async def run(self, inp: TurnInput) -> TurnOutcome:
-        workflow.upsert_search_attributes([TURN_STATUS.value_set("running")])
         graph: asyncio.Task[list[BaseMessage]] | None = None
         try:
-            snapshot = await workflow.execute_activity(
-                "load_thread",
-                inp.thread_id,
-                result_type=ThreadSnapshot,
-                start_to_close_timeout=timedelta(seconds=30),
-                summary="load thread",
-            )
-            graph = asyncio.create_task(self._run_graph(snapshot))
+            workflow.set_current_details("loading the thread")
+            context = await begin_turn(inp)
+            self.session.context = context
+            self.input_messages = _fresh_ids(inp.input_messages, context.taken_ids, inp.run_id)
+            graph = asyncio.create_task(self._run_graph())
             # asyncio.wait neither cancels the graph nor raises its error: the cancel is
             # handled here, explicitly, not inside LangGraph; errors are settled below.
             await asyncio.wait({graph})
         except asyncio.CancelledError:
             self.session.begin_stop(StopRequest.from_cancel_reason(workflow.cancellation_reason()))
-        outcome = await self._settle(graph)
-        return await self._finish(outcome)
+        settled = await self._settle(graph)
+        return await self._finish(settled)
 
-    async def _run_graph(self, snapshot: ThreadSnapshot) -> list[BaseMessage]:
-        prior = from_dicts(snapshot.messages)
-        state: dict[str, Any] = {"messages": prior + from_dicts(self.inp.input_messages)}
+    async def _run_graph(self) -> list[BaseMessage]:
+        context = self.session.context
+        assert context is not None
+        prior = from_dicts(context.window)
+        state: dict[str, Any] = {"messages": prior + from_dicts(self.input_messages)}
+        config = cast(
+            RunnableConfig, {"recursion_limit": DEFAULT_RECURSION_LIMIT, **self.inp.config}
+        )
         app = self.agent.graph.compile()
-        async for mode, chunk in app.astream(
-            state, config={"recursion_limit": 50}, stream_mode=["updates", "values"]
-        ):
-            self.events.publish(TurnEvent(kind=mode, data=_jsonable(chunk)))
+        workflow.set_current_details("answering")
+        async for mode, chunk in app.astream(state, config=config, stream_mode=GRAPH_STREAM_MODES):
             if mode == "values":
                 state = cast(dict[str, Any], chunk)
+                self.session.outbox.add("values", values_event(self.inp, context, state))
+            else:
+                self.session.outbox.add(mode, graph_event(chunk))
         # What the graph added beyond the thread so far and this turn's input.
-        known = {m.id for m in prior} | {m["id"] for m in self.inp.input_messages}
+        known = {m.id for m in prior} | {m["id"] for m in self.input_messages}
         return [m for m in state["messages"] if m.id not in known]
 
-    async def _settle(self, graph: asyncio.Task[list[BaseMessage]] | None) -> TurnOutcome:
+    async def _settle(self, graph: asyncio.Task[list[BaseMessage]] | None) -> Settled:
         new: list[BaseMessage] = []
         error: BaseException | None = None
         if graph is not None:
@@ -118,15 +105,15 @@ class TurnWorkflow:
                 error = err
         stop = self.session.stop
         if stop is not None:
-            return await (self._roll_back(stop) if stop.action == "rollback" else self._keep(stop))
+            if stop.action == "rollback":
+                return await self._roll_back(stop)
+            return self._keep(stop)
         if error is not None:
-            return await self._fail(error)
-        committed = await self._commit(to_dicts(new))
-        return TurnOutcome(
-            status="success", turn_status="completed", outcome="completed", messages=committed
-        )
+            return self._fail(error)
+        outcome = TurnOutcome(status="success", turn_status="completed", outcome="completed")
+        return Settled(outcome=outcome, commit=self._with_input(to_dicts(new)))
 
-    async def _keep(self, stop: StopRequest) -> TurnOutcome:
+    def _keep(self, stop: StopRequest) -> Settled:
         marker = {
             "stopped": True,
             "finish_reason": "stopped",
@@ -134,22 +121,18 @@ class TurnWorkflow:
             "stopped_by": stop.actor,
         }
         messages, kept = kept_messages(self.session, marker)
-        committed = await self._commit(to_dicts(messages))
-        return TurnOutcome(
-            status="interrupted",
-            turn_status="stopped",
-            outcome="interrupted",
-            stop=stop,
-            kept=kept,
-            messages=committed,
+        outcome = TurnOutcome(
+            status="interrupted", turn_status="stopped", outcome="interrupted", stop=stop, kept=kept
         )
+        return Settled(outcome=outcome, commit=self._with_input(to_dicts(messages)))
 
-    async def _roll_back(self, stop: StopRequest) -> TurnOutcome:
+    async def _roll_back(self, stop: StopRequest) -> Settled:
         compensable = {t.name for t in self.agent.tools if t.compensator is not None}
+        workflow.set_current_details(f"rolling back, as {stop.actor} asked")
         report = await self._uninterruptible(roll_back(self.session, compensable))
         # Nothing is committed: the thread stays exactly at its pre-turn checkpoint.
         if report.not_undone:
-            return TurnOutcome(
+            outcome = TurnOutcome(
                 status="error",
                 turn_status="error",
                 outcome="rollback_failed",
@@ -158,49 +141,51 @@ class TurnWorkflow:
                 not_undone=report.not_undone,
                 error="could not undo: " + "; ".join(report.not_undone),
             )
-        return TurnOutcome(
-            status="interrupted",
-            turn_status="rolled_back",
-            outcome="rolled_back",
-            stop=stop,
-            undone=report.undone,
-        )
+        else:
+            outcome = TurnOutcome(
+                status="interrupted",
+                turn_status="rolled_back",
+                outcome="rolled_back",
+                stop=stop,
+                undone=report.undone,
+            )
+        return Settled(outcome=outcome, commit=None)
 
-    async def _fail(self, error: BaseException) -> TurnOutcome:
-        cause = _describe_error(error)
-        self.events.publish(
-            TurnEvent(kind="error", data={"error": type(error).__name__, "message": cause})
-        )
+    def _fail(self, error: BaseException) -> Settled:
+        cause = describe_error(error)
+        self.session.outbox.add("error", {"error": type(error).__name__, "message": cause})
         marker = {"finish_reason": "error", "error": cause}
         messages, kept = kept_messages(self.session, marker, why="the turn failed")
-        committed = await self._commit(to_dicts(messages))
-        return TurnOutcome(
-            status="error",
-            turn_status="error",
-            outcome="error",
-            error=cause,
-            kept=kept,
-            messages=committed,
+        outcome = TurnOutcome(
+            status="error", turn_status="error", outcome="error", error=cause, kept=kept
         )
+        return Settled(outcome=outcome, commit=self._with_input(to_dicts(messages)))
 
-    async def _commit(self, turn_messages: list[Message]) -> list[Message]:
-        messages = [*self.inp.input_messages, *turn_messages]
-        await self._uninterruptible(
-            workflow.execute_activity(
-                "commit_turn",
-                CommitInput(
-                    thread_id=self.inp.thread_id, run_id=self.inp.run_id, messages=messages
-                ),
-                start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=RetryPolicy(maximum_attempts=20),
-                summary="commit turn",
-            )
-        )
-        return messages
+    def _with_input(self, turn_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [*self.input_messages, *turn_messages]
+
+    async def _finish(self, settled: Settled) -> TurnOutcome:
+        """Commit, publish the last events and `end`, record the outcome: one activity that
+        a stop arriving now cannot interrupt, so the thread is never left half-written."""
+        outcome = settled.outcome
+        if settled.commit is not None:
+            outcome = replace(outcome, messages=settled.commit)
+        context = self.session.context
+        if context is not None and outcome.turn_status != "completed":
+            # What the thread holds now, for clients that follow `values`.
+            kept = from_dicts(context.window + (settled.commit or []))
+            self.session.outbox.add("values", values_event(self.inp, context, {"messages": kept}))
+        await self._uninterruptible(finish_turn(self.inp, self.session, outcome, settled.commit))
+        attributes = [TURN_STATUS.value_set(outcome.turn_status)]
+        if outcome.stop is not None:  # who stopped it, searchable: StoppedBy="alice"
+            attributes.append(STOPPED_BY.value_set(outcome.stop.actor))
+        workflow.upsert_search_attributes(attributes)
+        workflow.set_current_details(details_for(outcome))
+        return outcome
 
     async def _uninterruptible(self, work: Awaitable[T]) -> T:
         """A stop arriving now is too late to change the outcome: commit and compensation
-        finish, so the thread is never left half-written."""
+        finish."""
         task = asyncio.ensure_future(work)
         while True:
             try:
@@ -208,11 +193,12 @@ class TurnWorkflow:
             except asyncio.CancelledError:
                 workflow.logger.info("stop arrived after the turn settled; it has no effect")
 
-    async def _finish(self, outcome: TurnOutcome) -> TurnOutcome:
-        end = {k: v for k, v in asdict(outcome).items() if k != "messages"}
-        self.events.publish(TurnEvent(kind="end", data=end))
-        workflow.upsert_search_attributes([TURN_STATUS.value_set(outcome.turn_status)])
-        # Release long-polling subscribers so the run can close without pending updates.
-        self.stream.detach_pollers()
-        await self._uninterruptible(workflow.wait_condition(workflow.all_handlers_finished))
-        return outcome
+
+def _fresh_ids(
+    messages: list[dict[str, Any]], taken: list[str], run_id: str
+) -> list[dict[str, Any]]:
+    """An input message may not reuse an id the thread already has: a commit merges by id,
+    so it would overwrite history (a ToolMessage, leaving a dangling call)."""
+    if not taken:
+        return messages
+    return [{**m, "id": f"{m['id']}-{run_id}"} if m.get("id") in taken else m for m in messages]

@@ -13,22 +13,28 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, is_cancelled_exception
-from temporalio.workflow import ActivityCancellationType
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from core.contracts import (
     ModelCallInput,
     ModelCallResult,
+    PartialAnswerInput,
     StopRequest,
+    ThreadContext,
     ToolCallInput,
     ToolCallResult,
     TurnInput,
 )
+from core.live import HistoryRef
 from core.messages import from_dict, to_dicts
-from workflows.agent_calls import TurnStopped
+from workflows.calls import call_metadata, model_activity, partial_activity, tool_activity
+from workflows.outbox import Outbox
+from workflows.stopping import TurnStopped
 
 ToolState = Literal["not_run", "running", "done", "stopped", "error"]
+STOP_RECORD_WAIT = timedelta(seconds=60)
+"""A call stopped by a broker notice waits this long for the stop's record (the workflow
+cancel the API sent first); a notice without one is a fault, not a stop."""
 
 
 @dataclass
@@ -49,6 +55,8 @@ class TurnSession:
         self.partial_answer: AIMessage | None = None
         self.tool_calls: dict[str, ToolCallRecord] = {}
         self.started_tools: list[str] = []
+        self.outbox = Outbox()
+        self.context: ThreadContext | None = None
         self._tool_schemas = tool_schemas
         self._system_prompt = system_prompt
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -68,31 +76,28 @@ class TurnSession:
             raise TurnStopped()
 
     async def _await(self, handle: asyncio.Task[Any]) -> Any:
-        """Await an activity; None means it was cancelled and raised instead of returning."""
+        """Await an activity; None means a stopped call whose result was lost (it was
+        cancelled, or its worker died) instead of returned."""
         self._in_flight.add(handle)
         try:
             return await handle
-        except (ActivityError, asyncio.CancelledError) as err:
-            if self.stop is not None and is_cancelled_exception(err):
+        except (ActivityError, asyncio.CancelledError):
+            if self.stop is not None:
                 return None
             raise
         finally:
             self._in_flight.discard(handle)
 
-    def _activity_options(self, summary: str, attempts: int) -> dict[str, Any]:
-        return {
-            "start_to_close_timeout": timedelta(minutes=10),
-            "heartbeat_timeout": timedelta(seconds=self.inp.heartbeat_timeout_seconds),
-            "retry_policy": RetryPolicy(
-                initial_interval=timedelta(milliseconds=500),
-                maximum_interval=timedelta(seconds=5),
-                maximum_attempts=attempts,
-                non_retryable_error_types=["ModelRequestRejected"],
-            ),
-            # The run reports stopped only after the activity really closed its stream.
-            "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            "summary": summary,
-        }
+    async def _stopped_by_notice(self) -> None:
+        """The call stopped on the broker's stop notice; the stop itself (the cancel, sent
+        before the notice) is on its way to this workflow: wait for it."""
+        try:
+            await workflow.wait_condition(lambda: self.stop is not None, timeout=STOP_RECORD_WAIT)
+        except TimeoutError as err:
+            raise ApplicationError(
+                "a call was stopped by a broker notice, but no stop was recorded",
+                type="UnrecordedStop",
+            ) from err
 
     # --- model ----------------------------------------------------------------------------
 
@@ -101,28 +106,19 @@ class TurnSession:
         self._model_calls += 1
         if self._system_prompt and not isinstance(messages[0], SystemMessage):
             messages = [SystemMessage(content=self._system_prompt, id="system"), *messages]
-        call = ModelCallInput(
-            thread_id=self.inp.thread_id,
-            run_id=self.inp.run_id,
-            message_id=f"ai-{self.inp.run_id}-{self._model_calls}",
-            messages=to_dicts(messages),
-            tools=self._tool_schemas,
-            model_name=self.inp.model_name,
-            node=node,
-        )
-        handle = workflow.start_activity(
-            "call_model",
-            call,
-            result_type=ModelCallResult,
-            **self._activity_options(f"model {self.inp.model_name}", self.inp.model_max_attempts),
-        )
+        call = self._model_input(messages, node)
+        handle = model_activity(call, self.inp)
         result: ModelCallResult | None = await self._await(handle)
+        self.outbox.delivered(call.outbox)
         if result is None:
+            self.partial_answer = await self._recover_partial(call.message_id)
             raise TurnStopped()
         message = from_dict(result.message)
         assert isinstance(message, AIMessage)
         if result.stopped:
             self.partial_answer = message
+            if self.stop is None:
+                await self._stopped_by_notice()
             raise TurnStopped()
         self.produced.append(message)
         for tc in message.tool_calls:
@@ -133,11 +129,56 @@ class TurnSession:
         self._ensure_running()  # a stop accepted while this call finished still ends the turn
         return message
 
+    def _model_input(self, messages: list[BaseMessage], node: str) -> ModelCallInput:
+        base, rest = self._split_known_history(messages)
+        return ModelCallInput(
+            thread_id=self.inp.thread_id,
+            run_id=self.inp.run_id,
+            message_id=f"ai-{self.inp.run_id}-{self._model_calls}",
+            messages=to_dicts(rest),
+            base=base,
+            tools=self._tool_schemas,
+            model_name=self.inp.model_name,
+            node=node,
+            stream_metadata=call_metadata(self.inp, node, model=self.inp.model_name),
+            outbox=self.outbox.pending(),
+        )
+
+    def _split_known_history(
+        self, messages: list[BaseMessage]
+    ) -> tuple[HistoryRef | None, list[BaseMessage]]:
+        """The thread's window, when the prompt contains it unchanged, travels by reference:
+        a long thread is not copied into every model call's payload."""
+        if self.context is None or not self.context.window:
+            return None, messages
+        window = self.context.window
+        offset = 1 if messages and isinstance(messages[0], SystemMessage) else 0
+        ids = [m.id for m in messages[offset : offset + len(window)]]
+        if ids != [m.get("id") for m in window]:
+            return None, messages
+        ref = self.context.window_ref
+        base = HistoryRef(
+            thread_id=self.inp.thread_id,
+            checkpoint_id=ref.checkpoint_id,
+            start=ref.start,
+            count=ref.count,
+        )
+        return base, [*messages[:offset], *messages[offset + len(window) :]]
+
+    async def _recover_partial(self, message_id: str) -> AIMessage | None:
+        """The call was stopped but its result is lost (its worker died): what the client saw
+        of it is on the broker."""
+        text: str = await partial_activity(
+            PartialAnswerInput(run_id=self.inp.run_id, message_id=message_id)
+        )
+        return AIMessage(content=text, id=message_id) if text else None
+
     # --- tools ----------------------------------------------------------------------------
 
     async def call_tools(self, message: AIMessage) -> list[ToolMessage]:
+        outbox = self.outbox.pending()
         results = await asyncio.gather(
-            *(self._call_tool(tc["id"] or "") for tc in message.tool_calls),
+            *(self._call_tool(tc["id"] or "", outbox) for tc in message.tool_calls),
             return_exceptions=True,
         )
         for result in results:
@@ -148,11 +189,12 @@ class TurnSession:
                 raise result
         return [r for r in results if isinstance(r, ToolMessage)]
 
-    async def _call_tool(self, call_id: str) -> ToolMessage:
+    async def _call_tool(self, call_id: str, outbox: list[Any]) -> ToolMessage:
         record = self.tool_calls[call_id]
         self._ensure_running()
         record.state = "running"
         self.started_tools.append(call_id)
+        message_id = f"tool-{self.inp.run_id}-{call_id}"
         call = ToolCallInput(
             thread_id=self.inp.thread_id,
             run_id=self.inp.run_id,
@@ -160,24 +202,24 @@ class TurnSession:
             name=record.name,
             args=record.args,
             idempotency_key=record.idempotency_key,
+            message_id=message_id,
+            stream_metadata=call_metadata(self.inp, "tools"),
+            outbox=outbox,
         )
-        handle = workflow.start_activity(
-            "run_tool",
-            call,
-            result_type=ToolCallResult,
-            **self._activity_options(f"tool {record.name}", self.inp.tool_max_attempts),
-        )
-        result: ToolCallResult | None = await self._await(handle)
+        result: ToolCallResult | None = await self._await(tool_activity(call, self.inp))
+        self.outbox.delivered(outbox)
         record.result = result
         if result is None or result.status == "stopped":
             record.state = "stopped"
+            if result is not None and self.stop is None:
+                await self._stopped_by_notice()
             raise TurnStopped()
         record.state = "done" if result.status == "success" else "error"
         tool_message = ToolMessage(
             content=result.content,
             tool_call_id=call_id,
             name=record.name,
-            id=f"tool-{self.inp.run_id}-{call_id}",
+            id=message_id,
             status="success" if result.status == "success" else "error",
         )
         self.produced.append(tool_message)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, status
 from fastapi.responses import JSONResponse
 
-from api.deps import CallerDep, RunsDep
+from api.deps import CallerDep, RunId, RunsDep, ThreadId
 from api.schemas import BulkCancel, CancelAction, CancelBody
 from api.views import run_json
 from core.contracts import StopRequest
@@ -24,8 +24,8 @@ router = APIRouter(tags=["runs"])
     responses={202: {"description": "Stop requested (wait=false)"}, 409: {}},
 )
 async def cancel_run(
-    thread_id: str,
-    run_id: str,
+    thread_id: ThreadId,
+    run_id: RunId,
     runs: RunsDep,
     caller: CallerDep,
     wait: bool = False,
@@ -37,9 +37,9 @@ async def cancel_run(
     undone, or outcome "completed" if the turn finished before the stop took effect."""
     text = reason or (body.reason if body is not None else None) or "stopped by the user"
     stop = StopRequest(action=action, actor=caller, reason=text)
-    view = await runs.cancel(thread_id, run_id, stop, wait=wait)
+    run = await runs.cancel(thread_id, run_id, stop, wait=wait)
     code = status.HTTP_200_OK if wait else status.HTTP_202_ACCEPTED
-    return JSONResponse(run_json(view), status_code=code)
+    return JSONResponse(run_json(run), status_code=code)
 
 
 @router.post("/runs/cancel")

@@ -1,14 +1,15 @@
-"""The chat page (api/static, written separately) and the settings it needs."""
+"""The chat page (api/static) and the settings it needs. The page itself is public (it is
+where a user types their key); its configuration, like every API call, needs a caller."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import FileResponse
 
-from api.deps import AssistantsDep, SettingsDep
+from api.deps import AssistantsDep, SettingsDep, get_caller
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -23,7 +24,7 @@ async def index() -> FileResponse:
     return FileResponse(page)
 
 
-@router.get("/chatstop/config")
+@router.get("/chatstop/config", dependencies=[Depends(get_caller)])
 async def page_config(settings: SettingsDep, assistants: AssistantsDep) -> dict[str, Any]:
     return {
         "temporal_ui": f"http://127.0.0.1:{settings.dev_server.ui_port}",

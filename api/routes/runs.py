@@ -4,104 +4,166 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from api.deps import CallerDep, RunsDep, ThreadsDep
-from api.records import RunView
-from api.run_input import ALL_STREAM_MODES, normalize_stream_modes
+from api.deps import CallerDep, RunId, RunsDep, ThreadId, ThreadsDep
+from api.run_input import ALL_STREAM_MODES, check_stream_modes, normalize_stream_modes
 from api.schemas import RunCreate
-from api.streaming import RunEventStream, event_stream_response, stream_context
+from api.sse import SseMapper, StreamContext
+from api.streaming import RunEventStream, event_stream_response
 from api.views import final_values, run_json
 from core.contracts import StopRequest
+from stores.records import RunRecord
 
 router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=256,
+        description="Retrying a request with the same key returns the same run, never a second",
+    ),
+]
 
-def _run_location(view: RunView) -> dict[str, str]:
-    return {"Content-Location": f"/threads/{view.record.thread_id}/runs/{view.record.run_id}"}
+
+def _run_location(run: RunRecord) -> dict[str, str]:
+    return {"Content-Location": f"/threads/{run.thread_id}/runs/{run.run_id}"}
 
 
 @router.post("")
 async def create_run(
-    thread_id: str, body: RunCreate, runs: RunsDep, caller: CallerDep
+    thread_id: ThreadId,
+    body: RunCreate,
+    runs: RunsDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    view = await runs.create(thread_id, body, caller, streaming=False)
-    return JSONResponse(run_json(view), headers=_run_location(view))
+    run = await runs.create(
+        thread_id, body, caller, streaming=False, idempotency_key=idempotency_key
+    )
+    return JSONResponse(run_json(run), headers=_run_location(run))
 
 
 @router.post("/stream", response_class=Response)
-async def stream_run(thread_id: str, body: RunCreate, runs: RunsDep, caller: CallerDep) -> Any:
-    view = await runs.create(thread_id, body, caller, streaming=True)
-    run = view.record
+async def stream_run(
+    request: Request,
+    thread_id: ThreadId,
+    body: RunCreate,
+    runs: RunsDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    run = await runs.create(
+        thread_id, body, caller, streaming=True, idempotency_key=idempotency_key
+    )
     modes = run.kwargs.get("stream_mode") or []
     stop = _disconnect_stop(caller, enabled=body.on_disconnect == "cancel")
-    stream = RunEventStream(runs, run, stream_context(run, modes), cancel_on_disconnect=stop)
-    return event_stream_response(stream, run)
+    return _stream(request, runs, run, modes, cancel_on_disconnect=stop)
 
 
 @router.post("/wait")
 async def wait_run(
-    thread_id: str, body: RunCreate, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
+    thread_id: ThreadId,
+    body: RunCreate,
+    runs: RunsDep,
+    threads: ThreadsDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    view = await runs.create(thread_id, body, caller, streaming=False)
-    ended = await runs.tracker.wait_end(view.record)
+    run = await runs.create(
+        thread_id, body, caller, streaming=False, idempotency_key=idempotency_key
+    )
+    ended = await runs.waiter.wait_end(run)
     values = final_values(ended, await threads.messages(thread_id))
-    headers = {**_run_location(view), "Location": f"{_run_location(view)['Content-Location']}/join"}
+    location = _run_location(run)
+    headers = {**location, "Location": f"{location['Content-Location']}/join"}
     return JSONResponse(values, headers=headers)
 
 
 @router.get("")
 async def list_runs(
-    thread_id: str,
+    thread_id: ThreadId,
     runs: RunsDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    run_status: Annotated[str | None, Query(alias="status")] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    run_status: Annotated[
+        str | None,
+        Query(alias="status", pattern="^(pending|running|success|error|timeout|interrupted)$"),
+    ] = None,
 ) -> list[dict[str, Any]]:
-    views = await runs.list_runs(thread_id, limit=limit, offset=offset, status=run_status)
-    return [run_json(view) for view in views]
+    found = await runs.list_runs(thread_id, caller, limit=limit, offset=offset, status=run_status)
+    return [run_json(run) for run in found]
 
 
 @router.get("/{run_id}")
-async def get_run(thread_id: str, run_id: str, runs: RunsDep) -> dict[str, Any]:
-    return run_json(await runs.get(thread_id, run_id))
+async def get_run(
+    thread_id: ThreadId, run_id: RunId, runs: RunsDep, caller: CallerDep
+) -> dict[str, Any]:
+    return run_json(await runs.get(thread_id, run_id, caller))
 
 
 @router.get("/{run_id}/join")
 async def join_run(
-    thread_id: str, run_id: str, runs: RunsDep, threads: ThreadsDep
+    thread_id: ThreadId, run_id: RunId, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> dict[str, Any]:
-    view = await runs.join(thread_id, run_id)
-    return final_values(view, await threads.messages(thread_id))
+    run = await runs.join(thread_id, run_id, caller)
+    return final_values(run, await threads.messages(thread_id))
 
 
 @router.get("/{run_id}/stream", response_class=Response)
 async def join_run_stream(
-    thread_id: str,
-    run_id: str,
+    request: Request,
+    thread_id: ThreadId,
+    run_id: RunId,
     runs: RunsDep,
     caller: CallerDep,
     stream_mode: Annotated[list[str] | None, Query()] = None,
     cancel_on_disconnect: bool = False,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> Any:
-    """Replays the run's events from the start, or resumes after Last-Event-ID."""
-    run = await runs.record(thread_id, run_id)
-    from_offset, skip_through = _resume_point(last_event_id)
-    modes = (
-        normalize_stream_modes(stream_mode)
-        or run.kwargs.get("stream_mode")
-        or list(ALL_STREAM_MODES)
+    """Replays the run's events from the start, or resumes after Last-Event-ID (`-1`: from
+    the start, as useStream's joinStream sends it)."""
+    run = await runs.get(thread_id, run_id, caller)
+    after_seq = _resume_point(last_event_id)
+    requested = normalize_stream_modes(stream_mode)
+    check_stream_modes(requested)
+    modes = requested or run.kwargs.get("stream_mode") or list(ALL_STREAM_MODES)
+    stop = _disconnect_stop(caller, enabled=cancel_on_disconnect)
+    return _stream(
+        request, runs, run, modes,
+        after_seq=after_seq or 0, with_metadata=after_seq is None, cancel_on_disconnect=stop,
+    )  # fmt: skip
+
+
+def _stream(
+    request: Request,
+    runs: Any,
+    run: RunRecord,
+    modes: list[str],
+    *,
+    after_seq: int = 0,
+    with_metadata: bool = True,
+    cancel_on_disconnect: StopRequest | None,
+) -> Any:
+    services = request.app.state.services
+    ctx = StreamContext(
+        run_id=run.run_id,
+        thread_id=run.thread_id,
+        assistant_id=run.assistant_id,
+        stream_modes=frozenset(modes),
+        resumable=bool(run.kwargs.get("stream_resumable")),
     )
     stream = RunEventStream(
         runs,
+        services.broker,
+        services.thread_store,
         run,
-        stream_context(run, modes),
-        from_offset=from_offset,
-        skip_through=skip_through,
-        with_metadata=last_event_id is None,
-        cancel_on_disconnect=_disconnect_stop(caller, enabled=cancel_on_disconnect),
+        SseMapper(ctx, services.values),
+        after_seq=after_seq,
+        with_metadata=with_metadata,
+        cancel_on_disconnect=cancel_on_disconnect,
     )
     return event_stream_response(stream, run)
 
@@ -113,27 +175,25 @@ def _disconnect_stop(caller: str, *, enabled: bool) -> StopRequest | None:
     return StopRequest(action="interrupt", actor=caller, reason="client disconnected")
 
 
-def _resume_point(last_event_id: str | None) -> tuple[int, int | None]:
-    """Where to resume after Last-Event-ID: `N` resumes at offset N+1; `N.i` (a token of a
-    batch) replays offset N from its token i+1."""
+def _resume_point(last_event_id: str | None) -> int | None:
+    """The broker sequence to resume after; None: a fresh join (with its metadata event)."""
     if last_event_id is None or not last_event_id.strip():
-        return 0, None
-    offset_text, _, index_text = last_event_id.strip().partition(".")
-    try:
-        offset = int(offset_text)
-        index = int(index_text) if index_text else None
-    except ValueError:
-        offset, index = -1, None
-    if offset < 0 or (index is not None and index < 0):
+        return None
+    text = last_event_id.strip()
+    if text == "-1":
+        return 0
+    if not text.isdigit():
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "Last-Event-ID must be an event id of this stream (`N` or `N.i`, integers >= 0), "
-            f"got {last_event_id!r}",
+            "Last-Event-ID must be an event id of this stream (an integer >= 0, or -1 for the "
+            f"start), got {last_event_id!r}",
         )
-    return (offset, index) if index is not None else (offset + 1, None)
+    return int(text)
 
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_run(thread_id: str, run_id: str, runs: RunsDep) -> Response:
-    await runs.delete(thread_id, run_id)
+async def delete_run(
+    thread_id: ThreadId, run_id: RunId, runs: RunsDep, caller: CallerDep
+) -> Response:
+    await runs.delete(thread_id, run_id, caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response, status
 
-from api.deps import CallerDep, ThreadsDep
+from api.deps import CallerDep, ThreadId, ThreadsDep
 from api.schemas import ThreadCreate, ThreadSearch
 
 router = APIRouter(prefix="/threads", tags=["threads"])
@@ -14,29 +14,31 @@ router = APIRouter(prefix="/threads", tags=["threads"])
 
 @router.post("")
 async def create_thread(
-    threads: ThreadsDep, body: Annotated[ThreadCreate | None, Body()] = None
+    threads: ThreadsDep, caller: CallerDep, body: Annotated[ThreadCreate | None, Body()] = None
 ) -> dict[str, Any]:
-    return await threads.create(body or ThreadCreate())
+    return await threads.create(body or ThreadCreate(), caller)
 
 
 @router.post("/search")
 async def search_threads(
-    threads: ThreadsDep, body: Annotated[ThreadSearch | None, Body()] = None
+    threads: ThreadsDep, caller: CallerDep, body: Annotated[ThreadSearch | None, Body()] = None
 ) -> list[dict[str, Any]]:
-    return await threads.search(body or ThreadSearch())
+    return await threads.search(body or ThreadSearch(), caller)
 
 
 @router.get("/{thread_id}")
-async def get_thread(thread_id: str, threads: ThreadsDep) -> dict[str, Any]:
-    return await threads.get(thread_id)
+async def get_thread(thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep) -> dict[str, Any]:
+    return await threads.get(thread_id, caller)
 
 
 @router.delete("/{thread_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_thread(thread_id: str, threads: ThreadsDep, caller: CallerDep) -> Response:
+async def delete_thread(thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep) -> Response:
     await threads.delete(thread_id, caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{thread_id}/state")
-async def get_thread_state(thread_id: str, threads: ThreadsDep) -> dict[str, Any]:
-    return await threads.state(thread_id)
+async def get_thread_state(
+    thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep
+) -> dict[str, Any]:
+    return await threads.state(thread_id, caller)

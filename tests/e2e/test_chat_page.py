@@ -128,3 +128,28 @@ async def test_stop_keeps_the_partial_answer_and_the_next_message_completes(
     finally:
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+async def test_with_keys_the_page_asks_for_one_once_and_then_works(stack: Any, page: Any) -> None:
+    from tests.stack import another_api
+
+    key = f"page-key-{uuid.uuid4().hex}"
+    marker = uuid.uuid4().hex[:10]
+    async with another_api(stack, api={"api_keys": {key: "page-user"}}) as url:
+        await page.goto(f"{url}/")
+        dialog = page.get_by_test_id("key-dialog")
+        await expect(dialog).to_be_visible()
+        await page.get_by_test_id("key-input").fill("wrong-key")
+        await page.get_by_test_id("key-submit").click()
+        await expect(dialog).to_be_visible()  # refused: asked again
+        await page.get_by_test_id("key-input").fill(key)
+        await page.get_by_test_id("key-submit").click()
+        await expect(dialog).to_be_hidden()
+        await expect(page.get_by_test_id("thread-id")).to_contain_text("thread ")
+        turn = await send(page, f"[tokens={SHORT_ANSWER_TOKENS}] keyed {marker}")
+        reply = turn.get_by_test_id("assistant-msg")
+        await expect(reply).to_have_attribute("data-status", "done")
+
+        await page.reload()  # the key is kept: no second question, the thread comes back
+        await expect(page.get_by_test_id("turn").filter(has_text=marker)).to_be_visible()
+        await expect(dialog).to_be_hidden()

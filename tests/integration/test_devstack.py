@@ -22,10 +22,13 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 
 from core.settings import REPO_ROOT, load_settings
 from devstack.banner import BANNER_LAST_LINE
-from devstack.isolated import free_port, isolated_env
-from devstack.launcher import PIDS_FILE, temporal_spec
+from devstack.isolated import free_port, isolated_env, isolated_ports
+from devstack.launcher import PIDS_FILE
+from devstack.nats_server import wait_for_nats
 from devstack.processes import Child
-from devstack.readiness import wait_for_temporal
+from devstack.readiness import wait_for_temporal, wait_for_worker
+from devstack.specs import temporal_spec
+from tests.fixtures.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -100,15 +103,28 @@ async def launched(
                 await asyncio.wait_for(proc.wait(), STOP_DEADLINE)
 
 
+def read_pids(data_dir: Path) -> dict[str, int]:
+    return dict(json.loads((data_dir / PIDS_FILE).read_text()))
+
+
+def kill_groups(pids: list[int]) -> None:
+    """Never leave a stray server behind a failed test."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
 @pytest.mark.timeout(STARTUP_DEADLINE + STOP_DEADLINE + 30)
 async def test_devstack_serves_every_service_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("grpc", "ui", "api", "model")}
+    ports = isolated_ports()
     pids: dict[str, int] = {}
     async with launched(stack_env(tmp_path, ports)) as (proc, output):
         try:
             await output.wait_for(BANNER_LAST_LINE, within=STARTUP_DEADLINE)
-            pids = json.loads((tmp_path / PIDS_FILE).read_text())
-            assert list(pids) == ["temporal", "model", "worker", "api"]
+            pids = read_pids(tmp_path)
+            assert list(pids) == ["temporal", "broker", "model", "worker", "api"]
+            assert f"NATS JetStream at nats://127.0.0.1:{ports['broker']}" in str(output)
+            assert f"kill -INT {pids['worker']}" in str(output)
             async with httpx.AsyncClient(timeout=5) as http:
                 ok = await http.get(f"http://127.0.0.1:{ports['api']}/ok")
                 assert (ok.status_code, ok.json()) == (200, {"ok": True})
@@ -116,6 +132,8 @@ async def test_devstack_serves_every_service_and_ctrl_c_leaves_no_process(tmp_pa
                 assert web_ui.status_code == 200
                 health = await http.get(f"http://127.0.0.1:{ports['model']}/healthz")
                 assert health.status_code == 200
+            await wait_for_nats(f"nats://127.0.0.1:{ports['broker']}", within=5)
+            assert (tmp_path / "nats" / "jetstream").is_dir()  # the store is in the data dir
 
             proc.send_signal(signal.SIGINT)
             code = await asyncio.wait_for(proc.wait(), STOP_DEADLINE)
@@ -123,23 +141,65 @@ async def test_devstack_serves_every_service_and_ctrl_c_leaves_no_process(tmp_pa
             assert [name for name, pid in pids.items() if group_alive(pid)] == []
             assert not (tmp_path / PIDS_FILE).exists()
         finally:
-            for pid in pids.values():  # never leave a stray server behind a failed test
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+            kill_groups(list(pids.values()))
 
 
-async def test_devstack_refuses_to_start_on_a_busy_port_and_names_it(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("grpc", "ui", "api", "model")}
+@pytest.mark.timeout(STARTUP_DEADLINE + STOP_DEADLINE + 90)
+async def test_an_interrupted_worker_is_replaced_while_the_rest_stays_up(tmp_path: Path) -> None:
+    ports = isolated_ports()
+    settings = load_settings(temporal={"address": f"127.0.0.1:{ports['grpc']}"})
+    seen: set[int] = set()
+    async with launched(stack_env(tmp_path, ports)) as (proc, output):
+        try:
+            await output.wait_for(BANNER_LAST_LINE, within=STARTUP_DEADLINE)
+            before = read_pids(tmp_path)
+            seen.update(before.values())
+
+            os.kill(before["worker"], signal.SIGINT)  # a rolling deploy, rehearsed
+
+            def replaced() -> dict[str, int] | None:
+                pids = read_pids(tmp_path)
+                return pids if pids["worker"] != before["worker"] else None
+
+            after = await eventually(replaced, within=60, what="a new worker pid in the pids file")
+            seen.update(after.values())
+            assert list(after) == list(before)
+            assert {k: v for k, v in after.items() if k != "worker"} == {
+                k: v for k, v in before.items() if k != "worker"
+            }
+            assert not group_alive(before["worker"])
+            client = await wait_for_temporal(settings, within=10)
+            await wait_for_worker(client, settings, within=60, pid=after["worker"])
+            async with httpx.AsyncClient(timeout=5) as http:
+                ok = await http.get(f"http://127.0.0.1:{ports['api']}/ok")
+                assert ok.status_code == 200
+            assert proc.returncode is None, str(output)
+            assert f"worker (pid {before['worker']}) exited" in str(output)
+
+            proc.send_signal(signal.SIGINT)
+            assert await asyncio.wait_for(proc.wait(), STOP_DEADLINE) == 0, str(output)
+            assert [pid for pid in seen if group_alive(pid)] == []
+        finally:
+            kill_groups(list(seen))
+
+
+@pytest.mark.parametrize(
+    ("service", "env_var"), [("api", "CHATSTOP_API__PORT"), ("broker", "CHATSTOP_BROKER__DEV_PORT")]
+)
+async def test_devstack_refuses_to_start_on_a_busy_port_and_names_it(
+    tmp_path: Path, service: str, env_var: str
+) -> None:
+    ports = isolated_ports()
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", ports["api"]))
+        squatter.bind(("127.0.0.1", ports[service]))
         squatter.listen()
         async with launched(stack_env(tmp_path, ports)) as (proc, output):
             code = await asyncio.wait_for(proc.wait(), 30)
             await output.closed(within=5)
     assert code == 1
     text = str(output)
-    assert f"port {ports['api']} on 127.0.0.1 is already in use" in text
-    assert "CHATSTOP_API__PORT" in text
+    assert f"port {ports[service]} on 127.0.0.1 is already in use" in text
+    assert env_var in text
     assert "started temporal" not in text  # the check runs before anything is launched
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.thread_store import open_thread_store
 from core.settings import Settings
 from devstack.isolated import free_port
 from devstack.scripted_model.runner import RunningScriptedModel
+from stores.thread_store import open_thread_store
 from tests.support import running_rig
 
 pytestmark = pytest.mark.integration
@@ -79,7 +79,7 @@ async def test_turns_commit_to_and_read_from_postgres(
         for text in (f"[tokens=3] one {marker}", f"[tokens=3] two {marker}"):
             await (await rig.start(text, thread_id=thread)).result()
     async with open_thread_store(pg_settings) as store:  # a fresh connection: really stored
-        messages = (await store.load(thread)).messages
+        messages = await store.messages(thread)
     assert [m["type"] for m in messages] == ["human", "ai", "human", "ai"]
     second_call = scripted_model.request_log.snapshot(contains=marker)[-1]
     assert [m["role"] for m in second_call["messages"]][-3:] == ["user", "assistant", "user"]

@@ -19,7 +19,7 @@ async def test_stop_racing_completion_has_exactly_one_outcome(
 ) -> None:
     rig = dev_rig
     outcomes = set()
-    for after_events in range(0, 16):
+    for after_events in range(0, 26):  # up to past the end: both sides of the race
         thread = str(uuid.uuid4())
         handle = await rig.start(
             f"[tokens=4][pace=5] race {after_events} {marker}", thread_id=thread
@@ -37,7 +37,7 @@ async def test_stop_racing_completion_has_exactly_one_outcome(
         end = [e async for e in rig.events(handle)][-1]
         assert end.kind == "end" and end.data["status"] == outcome.status
         assert outcome.status in ("success", "interrupted")
-        answer = (await rig.store.load(thread)).messages[-1]
+        answer = (await rig.store.messages(thread))[-1]
         assert answer["type"] == "ai"
         stopped = answer["response_metadata"].get("stopped") is True
         assert stopped == (outcome.status == "interrupted")

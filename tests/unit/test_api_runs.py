@@ -213,16 +213,17 @@ async def test_cancel_sends_the_stop_request_as_the_cancel_reason(api: Api) -> N
     path = f"/threads/{thread_id}/runs/{run['run_id']}/cancel"
 
     response = await api.http.post(
-        path,
-        params={"action": "rollback"},
-        json={"reason": "wrong question"},
-        headers={"x-user-id": "bob"},
+        path, params={"action": "rollback"}, json={"reason": "wrong question"}
     )
 
     assert response.status_code == 202
     assert response.json()["status"] == "running"
     [(_, reason)] = api.temporal.cancels
-    assert json.loads(reason) == {"action": "rollback", "actor": "bob", "reason": "wrong question"}
+    assert json.loads(reason) == {
+        "action": "rollback",
+        "actor": "alice",
+        "reason": "wrong question",
+    }
 
 
 async def test_cancel_wait_returns_the_outcome(api: Api) -> None:
@@ -238,7 +239,7 @@ async def test_cancel_wait_returns_the_outcome(api: Api) -> None:
     assert result["outcome"]["outcome"] == "interrupted"
     assert result["outcome"]["stop"] == {
         "action": "interrupt",
-        "actor": "anonymous",
+        "actor": "alice",
         "reason": "stopped by the user",
     }
 
@@ -279,10 +280,11 @@ async def test_cancelling_an_enqueued_run_means_it_never_starts(api: Api) -> Non
 async def test_unknown_run_is_404(api: Api) -> None:
     thread_id = await api.new_thread()
 
+    unknown = "00000000-0000-4000-8000-000000000000"
     for method, suffix in [("GET", ""), ("POST", "/cancel"), ("GET", "/join"), ("DELETE", "")]:
-        response = await api.http.request(method, f"/threads/{thread_id}/runs/r-x{suffix}")
+        response = await api.http.request(method, f"/threads/{thread_id}/runs/{unknown}{suffix}")
         assert response.status_code == 404, suffix
-        assert response.json()["detail"] == f"Run r-x not found in thread {thread_id}"
+        assert response.json()["detail"] == f"Run {unknown} not found in thread {thread_id}"
 
 
 async def test_bulk_cancel_stops_matching_runs(api: Api) -> None:
@@ -394,6 +396,6 @@ async def test_cancel_accepts_an_empty_json_body(api: Api) -> None:
     [(_, reason)] = api.temporal.cancels
     assert json.loads(reason) == {
         "action": "interrupt",
-        "actor": "anonymous",
+        "actor": "alice",
         "reason": "stopped by the user",
     }

@@ -13,10 +13,10 @@ import pytest
 
 import api.streaming as streaming
 from api.errors import TemporalUnavailableError
-from api.records import RunRecord, RunView
 from api.sse import HEARTBEAT, StreamContext
 from api.streaming import RunEventStream
 from core.contracts import StopRequest, TurnEvent
+from stores.records import RunRecord, RunView
 
 RUN = RunRecord(
     run_id="r-1",

@@ -20,10 +20,10 @@ from fastapi import FastAPI
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.thread_store import ThreadStore, open_thread_store
 from api.app import create_app
 from core.contracts import StopRequest, TurnOutcome
 from core.settings import Settings, load_settings
+from stores.thread_store import ThreadStore, open_thread_store
 
 USER_MESSAGE = {"role": "user", "content": "hello there"}
 
@@ -102,7 +102,13 @@ class FakeHandle:
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    return load_settings(store={"sqlite_path": str(tmp_path / "threads.sqlite")}, **overrides)
+    return load_settings(
+        store={
+            "sqlite_path": str(tmp_path / "threads.sqlite"),
+            "records_path": str(tmp_path / "records.sqlite"),
+        },
+        **overrides,
+    )
 
 
 @dataclass
@@ -131,9 +137,12 @@ async def running_api(tmp_path: Path, **settings_overrides: Any) -> AsyncIterato
             settings,
             temporal_client=temporal,  # type: ignore[arg-type]
             thread_store=thread_store,
-            run_store_path=tmp_path / "api.sqlite",
         )
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+            # Open development access: the caller is who x-user-id says.
+            headers = {"x-user-id": "alice"}
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://api", headers=headers
+            ) as http:
                 yield Api(app, http, temporal, thread_store, settings)

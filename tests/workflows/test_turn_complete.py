@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from core.contracts import TurnEvent
 from devstack.isolated import free_port
-from tests.support import TurnRig, history_activity_names, running_rig, token_texts
+from tests.support import LiveEvent, TurnRig, history_activity_names, running_rig, token_texts
 
 
 def _tool(name: str, **args: object) -> str:
@@ -19,17 +18,20 @@ async def test_turn_streams_tokens_runs_tool_and_commits_thread(rig: TurnRig, ma
     handle = await rig.start(
         f"{_tool('search_docs', query='stop')}[tokens=40] {marker}", thread_id=thread
     )
-    events: list[TurnEvent] = [e async for e in rig.events(handle)]
+    events: list[LiveEvent] = [e async for e in rig.events(handle)]
     outcome = await rig.outcome(handle)
 
     assert outcome.status == "success" and outcome.outcome == "completed", outcome.error
     kinds = [e.kind for e in events]
     assert len(token_texts(events)) == 40, kinds
-    assert kinds[-1] == "end" and kinds.index("tokens") < kinds.index("end")
-    assert kinds.count("tokens") > 1  # streamed in several flushes, not at the end
+    assert kinds[-1] == "end"
+    # Every event in its true order: each step's update after the tokens of its message.
+    last_token = max(i for i, e in enumerate(events) if e.kind == "messages")
+    final_update = max(i for i, e in enumerate(events) if e.kind == "updates")
+    assert last_token < final_update < len(events) - 1
     updates = [e.data for e in events if e.kind == "updates"]
     assert [next(iter(u)) for u in updates] == ["model", "tools", "model"]
-    messages = (await rig.store.load(thread)).messages
+    messages = await rig.store.messages(thread)
     assert [m["type"] for m in messages] == ["human", "ai", "tool", "ai"]
     assert messages[1]["tool_calls"][0]["name"] == "search_docs"
     assert messages[2]["content"].startswith("- ")
@@ -37,7 +39,7 @@ async def test_turn_streams_tokens_runs_tool_and_commits_thread(rig: TurnRig, ma
     assert messages[3]["response_metadata"].get("stopped") is None
     history = [e async for e in handle.fetch_history_events()]
     names = history_activity_names(history)
-    assert names == ["load_thread", "call_model", "run_tool", "call_model", "commit_turn"]
+    assert names == ["begin_turn", "call_model", "run_tool", "call_model", "finish_turn"]
 
 
 async def test_second_turn_sees_first_turn_messages(rig: TurnRig, marker: str) -> None:
@@ -53,7 +55,7 @@ async def test_second_turn_sees_first_turn_messages(rig: TurnRig, marker: str) -
     assert sent[0] == ("user", f"[tokens=5] first {marker}")
     assert sent[1][0] == "assistant" and sent[1][1]
     assert sent[2] == ("user", f"[tokens=5] second {marker}")
-    assert len((await rig.store.load(thread)).messages) == 4
+    assert len(await rig.store.messages(thread)) == 4
 
 
 async def test_model_error_ends_run_in_error_naming_the_cause(rig: TurnRig, marker: str) -> None:
@@ -107,6 +109,6 @@ async def test_retried_model_attempt_announces_a_reset_first(rig: TurnRig, marke
     assert len(token_texts(events[:at])) == 5 and len(token_texts(events[at:])) == 12
     assert reset.data["attempt"] == 2
     after_reset = token_texts(events[at:])
-    answer = (await rig.store.load(thread)).messages[-1]
+    answer = (await rig.store.messages(thread))[-1]
     assert "".join(after_reset) == answer["content"]  # never glued to the broken attempt
     assert [c["tokens"] for c in rig.model_calls(marker)] == [5, 12]

@@ -1,8 +1,9 @@
-"""What the API remembers about threads and runs (the run store's rows).
+"""Thread and run records: who owns a thread, its metadata, and each run's request and end.
 
-Temporal is the source of truth for a started run; the record holds what Temporal does not
-know (thread metadata, enqueued runs that never started) plus a write-once cache of the
-terminal status, so finished runs are answered without a Temporal round trip.
+Temporal decides (the thread workflow admits and orders runs, the turn workflow ends them);
+these rows are what the API lists and searches. The API writes a run's row when Temporal
+has accepted it; the turn's first activity writes `running` (and the whole row, if the API
+never got to), its last activity the terminal status, once: the first writer wins.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ def utc_now() -> str:
 @dataclass(frozen=True, kw_only=True)
 class ThreadRecord:
     thread_id: str
+    owner: str
+    """The user who created the thread; nobody else can see or change it."""
     created_at: str
     updated_at: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    """Pending interrupts (a tool waiting for approval): the thread is `interrupted`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,28 +47,32 @@ class RunRecord:
     multitask_strategy: str = "enqueue"
     kwargs: dict[str, Any] = field(default_factory=dict)
     """input (normalised messages), stream_mode, stream_resumable, on_disconnect, config."""
-    started: bool = False
-    """True once the turn workflow exists in Temporal."""
-    status: RunStatus | None = None
-    """Cached terminal status; None while the run may still change."""
+    status: RunStatus = "pending"
     outcome: dict[str, Any] | None = None
+    stop: dict[str, Any] | None = None
+    """The first stop asked for this run (a run is stopped once)."""
+    workflow_id: str = ""
+    """The turn workflow that runs it."""
 
     @property
     def input_messages(self) -> list[dict[str, Any]]:
-        return list(self.kwargs.get("input", {}).get("messages", []))
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunView:
-    """A run with its current status, resolved from the cache or from Temporal."""
-
-    record: RunRecord
-    status: RunStatus
-    outcome: TurnOutcome | None = None
+        return list((self.kwargs.get("input") or {}).get("messages", []))
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def turn_outcome(self) -> TurnOutcome | None:
+        return outcome_from_dict(self.outcome)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def outcome_to_dict(outcome: TurnOutcome | None) -> dict[str, Any] | None:
@@ -71,7 +80,7 @@ def outcome_to_dict(outcome: TurnOutcome | None) -> dict[str, Any] | None:
 
 
 def outcome_from_dict(data: dict[str, Any] | None) -> TurnOutcome | None:
-    """Rebuild a cached outcome; unknown keys (from a newer writer) are dropped."""
+    """Rebuild a recorded outcome; unknown keys (from a newer writer) are dropped."""
     if not data:
         return None
     names = {f.name for f in dataclasses.fields(TurnOutcome)}

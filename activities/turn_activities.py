@@ -1,0 +1,105 @@
+"""A turn's first and last activities, and the recovery of a lost partial answer.
+
+They are the only writers of thread state and of a run's record (besides the API's first
+row), and each is idempotent: a retry after a crash repeats nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import replace
+from typing import Any
+
+import orjson
+from temporalio import activity
+
+from activities.live import RunLive
+from broker import Broker, BrokerUnavailable
+from core.contracts import BeginTurnInput, FinishInput, PartialAnswerInput, ThreadContext
+from core.live import Live, decode
+from stores.record_store import RecordStore
+from stores.records import RunRecord, outcome_to_dict
+from stores.thread_store import ThreadStore
+
+log = logging.getLogger(__name__)
+
+
+class TurnActivities:
+    def __init__(self, threads: ThreadStore, records: RecordStore, broker: Broker) -> None:
+        self._threads = threads
+        self._records = records
+        self._broker = broker
+
+    @activity.defn(name="begin_turn")
+    async def begin_turn(self, inp: BeginTurnInput) -> ThreadContext:
+        if inp.record:
+            run = RunRecord.from_dict(inp.record)
+            workflow_id = activity.info().workflow_id or ""
+            await self._records.mark_running(
+                replace(run, status="running", workflow_id=workflow_id)
+            )
+        window = await self._threads.load_window(
+            inp.thread_id, inp.context, checkpoint_id=inp.checkpoint_id, input_ids=inp.input_ids
+        )
+        return ThreadContext(
+            checkpoint_id=window.checkpoint_id,
+            total=window.total,
+            window=window.messages,
+            taken_ids=window.taken_ids,
+        )
+
+    @activity.defn(name="finish_turn")
+    async def finish_turn(self, inp: FinishInput) -> str | None:
+        """Commit, record, then tell: a client that sees `end` finds both already done."""
+        checkpoint_id = None
+        if inp.commit is not None:
+            checkpoint_id = await self._threads.commit(
+                inp.thread_id, inp.commit, on_top_of=inp.checkpoint_id
+            )
+        await self._record_end(inp)
+        live = RunLive(self._broker, inp.run_id)
+        await live.outbox(inp.outbox)
+        await live.acked(Live.END, inp.end, msg_id=f"{inp.run_id}:end")
+        return checkpoint_id
+
+    async def _record_end(self, inp: FinishInput) -> None:
+        if not inp.record:
+            return
+        run = RunRecord.from_dict(inp.record)
+        await self._records.finish_run(run, inp.outcome.status, outcome_to_dict(inp.outcome))
+        # Like the Agent Server: a thread names the graph and assistant that last ran on it
+        # (chat UIs list threads by graph_id).
+        tags = {"graph_id": run.assistant_id, "assistant_id": run.assistant_id}
+        await self._records.update_thread(inp.thread_id, metadata=tags)
+
+    @activity.defn(name="recover_partial_answer")
+    async def recover_partial_answer(self, inp: PartialAnswerInput) -> str:
+        """What the client saw of a model call whose worker died mid-stream: its tokens on
+        the live stream since the call's last reset."""
+        try:
+            last = await self._broker.last_seq(inp.run_id)
+        except BrokerUnavailable as exc:
+            log.warning("cannot recover the partial answer of %s: %s", inp.message_id, exc)
+            return ""
+        texts: list[str] = []
+        if last is None:
+            return ""
+        events = self._broker.subscribe(inp.run_id)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                _apply(texts, event.data, inp.message_id)
+                if event.seq >= last:
+                    break
+        return "".join(texts)
+
+
+def _apply(texts: list[str], payload: bytes, message_id: str) -> None:
+    kind, body = decode(payload)
+    if kind == Live.RESET:
+        if orjson.loads(body).get("message_id") == message_id:
+            texts.clear()
+    elif kind == Live.MESSAGES:
+        chunk: dict[str, Any] = orjson.loads(body)[0]
+        if chunk.get("id") == message_id and isinstance(chunk.get("content"), str):
+            texts.append(chunk["content"])

@@ -1,0 +1,46 @@
+"""`python -m bench` (what `make bench` runs): every benchmark with its defaults, in turn.
+
+Each benchmark launches fresh copies of the systems it measures, so one's leftovers (threads,
+history, a lost stop still streaming) never weigh on the next. About 12-15 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bench import capacity, stop_latency, temporal_cost, throughput
+from bench.harness import add_common_options, bench_parser, run
+
+Main = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
+
+BENCHMARKS: dict[str, tuple[Callable[[], argparse.ArgumentParser], Main, list[str]]] = {
+    "throughput": (throughput.parser, throughput.main, []),
+    "stop_latency": (stop_latency.parser, stop_latency.main, []),
+    "broker_down": (stop_latency.parser, stop_latency.main, ["--broker-down", "--stops", "20"]),
+    "temporal_cost": (temporal_cost.parser, temporal_cost.main, []),
+    "capacity": (capacity.parser, capacity.main, []),
+}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = bench_parser("python -m bench", __doc__)
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), default=list(BENCHMARKS))
+    add_common_options(parser)
+    return parser.parse_args(argv)
+
+
+async def run_all(args: argparse.Namespace) -> None:
+    common = ["--systems", *args.systems, "--chatstop-root", str(args.chatstop_root)]
+    common += ["--anchor-jobs", str(args.anchor_jobs)]
+    started = time.monotonic()
+    for name in args.only:
+        make_parser, main, extra = BENCHMARKS[name]
+        await main(make_parser().parse_args([*extra, *common]))
+    print(f"\n(all benchmarks: {(time.monotonic() - started) / 60:.1f} min)")
+
+
+if __name__ == "__main__":
+    run(run_all(parse()))

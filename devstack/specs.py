@@ -1,0 +1,126 @@
+"""What the dev stack runs: each child's command line, the ports it claims, its settings.
+
+The launcher decides when; this module decides what, so the two can be read apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.settings import Settings
+from core.temporal import venv_binary
+from devstack.nats_server import dev_url
+from devstack.processes import ChildSpec
+from devstack.readiness import PortClaim
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    start_temporal: bool = True
+    """False: use the cluster at settings.temporal.address instead of a local dev server."""
+    start_broker: bool = True
+    """False: use the NATS at settings.broker.url instead of a local nats-server."""
+    start_model: bool = True
+    """False: do not start the scripted model even when no real model is configured."""
+    startup_timeout: float = 60.0
+    """Per service: how long it may take to answer its readiness probe."""
+    stop_grace: float = 10.0
+    """Per service: how long it may take to exit after SIGTERM before it is killed."""
+
+
+def stack_settings(settings: Settings, options: Options) -> Settings:
+    """The servers the launcher runs are the ones every process must talk to."""
+    updates: dict[str, object] = {}
+    if options.start_temporal:
+        address = f"127.0.0.1:{settings.dev_server.grpc_port}"
+        if settings.temporal.address != address:
+            logger.info(
+                "temporal.address %s -> %s (the dev server)", settings.temporal.address, address
+            )
+        updates["temporal"] = settings.temporal.model_copy(update={"address": address})
+    if options.start_broker:
+        url = dev_url(settings)
+        if settings.broker.url != url:
+            logger.info("broker.url %s -> %s (the dev nats-server)", settings.broker.url, url)
+        updates["broker"] = settings.broker.model_copy(update={"url": url})
+    return settings.model_copy(update=updates)
+
+
+def data_dir(settings: Settings) -> Path:
+    return settings.data_path(settings.dev_server.db_file).parent
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CHATSTOP_TEMPORAL__ADDRESS"] = settings.temporal.address
+    env["CHATSTOP_BROKER__URL"] = settings.broker.url
+    # Unbuffered, so a child's lines reach the prefixing pump as written, not in 8 KiB blocks.
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def temporal_spec(settings: Settings) -> ChildSpec:
+    dev = settings.dev_server
+    argv = [
+        str(venv_binary("temporal")), "server", "start-dev",
+        "--ip", "127.0.0.1",
+        "--port", str(dev.grpc_port),
+        "--ui-port", str(dev.ui_port),
+        "--db-filename", str(settings.data_path(dev.db_file)),
+        "--namespace", settings.temporal.namespace,
+        "--log-level", "warn",
+        "--ui-disable-news-fetch",  # the Web UI would otherwise fetch a news feed online
+    ]  # fmt: skip
+    if dev.metrics_port:
+        argv += ["--metrics-port", str(dev.metrics_port)]
+    for name, kind in dev.search_attributes.items():
+        # Re-registering on a restart over the same history file is accepted as a no-op.
+        argv += ["--search-attribute", f"{name}={kind}"]
+    return ChildSpec("temporal", argv, mute_when_stopping=True)
+
+
+def model_spec(settings: Settings) -> ChildSpec:
+    model = settings.scripted_model
+    argv = [sys.executable, "-m", "devstack.scripted_model"]
+    return ChildSpec("model", [*argv, "--host", model.host, "--port", str(model.port)])
+
+
+WORKER_SPEC = ChildSpec("worker", [sys.executable, "-m", "worker"])
+API_SPEC = ChildSpec("api", [sys.executable, "-m", "api"])
+
+
+def port_claims(settings: Settings, options: Options, start_model: bool) -> list[PortClaim]:
+    dev, model, api, broker = (
+        settings.dev_server,
+        settings.scripted_model,
+        settings.api,
+        settings.broker,
+    )
+    claims = []
+    if options.start_temporal:
+        claims += [
+            PortClaim("127.0.0.1", dev.grpc_port, "Temporal dev server (gRPC)",
+                      "CHATSTOP_DEV_SERVER__GRPC_PORT"),
+            PortClaim("127.0.0.1", dev.ui_port, "Temporal Web UI", "CHATSTOP_DEV_SERVER__UI_PORT"),
+        ]  # fmt: skip
+    if options.start_broker:
+        claims.append(
+            PortClaim("127.0.0.1", broker.dev_port, "NATS server", "CHATSTOP_BROKER__DEV_PORT")
+        )
+        if broker.dev_monitor_port:
+            claims.append(
+                PortClaim("127.0.0.1", broker.dev_monitor_port, "NATS monitoring",
+                          "CHATSTOP_BROKER__DEV_MONITOR_PORT")
+            )  # fmt: skip
+    if start_model:
+        claims.append(
+            PortClaim(model.host, model.port, "scripted model", "CHATSTOP_SCRIPTED_MODEL__PORT")
+        )
+    claims.append(PortClaim(api.host, api.port, "API", "CHATSTOP_API__PORT"))
+    return claims

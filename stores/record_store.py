@@ -1,0 +1,291 @@
+"""Thread and run records in SQL: SQLite for development, Postgres in production.
+
+SQLAlchemy Core keeps one set of queries for both. Every read a user can reach takes the
+caller as `owner`, so a query can never return another user's thread: privacy is enforced
+where the rows are read. Writes are idempotent (a retried activity repeats nothing) and a
+terminal run status is written once: the first writer wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from core.settings import Settings
+from stores.records import ACTIVE_STATUSES, RunRecord, ThreadRecord, utc_now
+from stores.schema import METADATA, runs, threads
+
+
+def records_url(settings: Settings) -> str:
+    """The SQLAlchemy URL of the records database (the thread store's database in Postgres)."""
+    if settings.store.backend == "postgres":
+        url = settings.store.postgres_url
+        if not url:
+            raise ValueError("store.backend is postgres but store.postgres_url is not set")
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"sqlite+aiosqlite:///{settings.data_path(settings.store.records_path)}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: the API and the worker write the same file; readers never block the writer.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def _thread(row: Row[Any]) -> ThreadRecord:
+    return ThreadRecord(
+        thread_id=row.thread_id,
+        owner=row.owner,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        metadata=json.loads(row.metadata),
+        interrupts=json.loads(row.interrupts or "[]"),
+    )
+
+
+def _run(row: Row[Any]) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        thread_id=row.thread_id,
+        assistant_id=row.assistant_id,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        metadata=json.loads(row.metadata),
+        multitask_strategy=row.multitask_strategy,
+        kwargs=json.loads(row.kwargs),
+        status=row.status,
+        outcome=_json(row.outcome),
+        stop=_json(row.stop),
+        workflow_id=row.workflow_id,
+    )
+
+
+def _run_row(run: RunRecord) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "assistant_id": run.assistant_id,
+        "user_id": run.user_id,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "metadata": json.dumps(run.metadata),
+        "multitask_strategy": run.multitask_strategy,
+        "kwargs": json.dumps(run.kwargs),
+        "status": run.status,
+        "outcome": json.dumps(run.outcome) if run.outcome is not None else None,
+        "stop": json.dumps(run.stop) if run.stop is not None else None,
+        "workflow_id": run.workflow_id,
+    }
+
+
+class RecordStore:
+    """Threads and runs, one engine per process."""
+
+    def __init__(self, url: str) -> None:
+        self._engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RecordStore:
+        return cls(records_url(settings))
+
+    async def open(self) -> None:
+        async with self._engine.begin() as conn:
+            await conn.run_sync(METADATA.create_all)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def _write(self, statement: Any) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(statement)
+            return int(result.rowcount or 0)
+
+    async def _insert(self, statement: Any) -> bool:
+        """False if the row exists already (a retry, or a concurrent writer won)."""
+        try:
+            await self._write(statement)
+        except IntegrityError:
+            return False
+        return True
+
+    async def _rows(self, statement: Any) -> Sequence[Row[Any]]:
+        async with self._engine.connect() as conn:
+            return (await conn.execute(statement)).fetchall()
+
+    # --- threads --------------------------------------------------------------------------
+
+    async def create_thread(self, thread_id: str, owner: str, metadata: dict[str, Any]) -> bool:
+        """Insert a thread; False if the id is already taken (by anyone)."""
+        now = utc_now()
+        return await self._insert(
+            insert(threads).values(
+                thread_id=thread_id,
+                owner=owner,
+                created_at=now,
+                updated_at=now,
+                metadata=json.dumps(metadata),
+                interrupts="[]",
+            )
+        )
+
+    async def get_thread(self, thread_id: str, owner: str) -> ThreadRecord | None:
+        """The caller's thread, or None: another user's thread does not exist for them."""
+        rows = await self._rows(
+            select(threads).where(threads.c.thread_id == thread_id, threads.c.owner == owner)
+        )
+        return _thread(rows[0]) if rows else None
+
+    async def list_threads(self, owner: str) -> list[ThreadRecord]:
+        rows = await self._rows(
+            select(threads)
+            .where(threads.c.owner == owner)
+            .order_by(threads.c.created_at.desc(), threads.c.thread_id.desc())
+        )
+        return [_thread(row) for row in rows]
+
+    async def update_thread(
+        self,
+        thread_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        interrupts: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Merge metadata keys, replace the pending interrupts; always touch updated_at."""
+        values: dict[str, Any] = {"updated_at": utc_now()}
+        if metadata:
+            rows = await self._rows(
+                select(threads.c.metadata).where(threads.c.thread_id == thread_id)
+            )
+            merged = {**(json.loads(rows[0].metadata) if rows else {}), **metadata}
+            values["metadata"] = json.dumps(merged)
+        if interrupts is not None:
+            values["interrupts"] = json.dumps(interrupts)
+        await self._write(update(threads).where(threads.c.thread_id == thread_id).values(**values))
+
+    async def delete_thread(self, thread_id: str, owner: str) -> bool:
+        """Delete the thread's record and its runs' records."""
+        async with self._engine.begin() as conn:
+            gone = await conn.execute(
+                delete(threads).where(threads.c.thread_id == thread_id, threads.c.owner == owner)
+            )
+            if not gone.rowcount:
+                return False
+            await conn.execute(delete(runs).where(runs.c.thread_id == thread_id))
+        return True
+
+    async def thread_status(self, thread: ThreadRecord) -> str:
+        """idle | busy | interrupted | error, from the runs and the pending interrupts."""
+        active = await self._rows(
+            select(runs.c.run_id)
+            .where(runs.c.thread_id == thread.thread_id, runs.c.status.in_(ACTIVE_STATUSES))
+            .limit(1)
+        )
+        if active:
+            return "busy"
+        if thread.interrupts:
+            return "interrupted"
+        latest = await self._rows(
+            select(runs.c.status)
+            .where(runs.c.thread_id == thread.thread_id)
+            .order_by(runs.c.created_at.desc(), runs.c.run_id.desc())
+            .limit(1)
+        )
+        return "error" if latest and latest[0].status in ("error", "timeout") else "idle"
+
+    # --- runs -----------------------------------------------------------------------------
+
+    async def insert_run(self, run: RunRecord) -> bool:
+        """The API's row for a run Temporal accepted; False if the turn wrote it first."""
+        return await self._insert(insert(runs).values(**_run_row(run)))
+
+    async def mark_running(self, run: RunRecord) -> None:
+        """The turn started: write its row if the API never did (it crashed), else flip
+        pending to running."""
+        if await self._insert(insert(runs).values(**_run_row(run))):
+            return
+        await self._write(
+            update(runs)
+            .where(runs.c.run_id == run.run_id, runs.c.status == "pending")
+            .values(status="running", updated_at=utc_now(), workflow_id=run.workflow_id)
+        )
+
+    async def finish_run(
+        self, run: RunRecord, status: str, outcome: dict[str, Any] | None
+    ) -> RunRecord:
+        """Record the terminal status once (writing the row if it is missing); returns the
+        record as stored afterwards."""
+        await self._insert(insert(runs).values(**_run_row(run)))
+        await self._write(
+            update(runs)
+            .where(runs.c.run_id == run.run_id, runs.c.status.in_(ACTIVE_STATUSES))
+            .values(
+                status=status,
+                outcome=json.dumps(outcome) if outcome is not None else None,
+                updated_at=utc_now(),
+            )
+        )
+        stored = await self.get_run(run.thread_id, run.run_id)
+        return stored if stored is not None else run
+
+    async def request_stop(self, run: RunRecord, stop: dict[str, Any]) -> dict[str, Any]:
+        """Record the run's stop, once: returns the stop that stands (the earlier one, if
+        someone stopped it before)."""
+        await self._write(
+            update(runs)
+            .where(runs.c.run_id == run.run_id, runs.c.stop.is_(None))
+            .values(stop=json.dumps(stop))
+        )
+        stored = await self.get_run(run.thread_id, run.run_id)
+        return stored.stop if stored is not None and stored.stop else stop
+
+    async def get_run(self, thread_id: str, run_id: str) -> RunRecord | None:
+        rows = await self._rows(
+            select(runs).where(runs.c.thread_id == thread_id, runs.c.run_id == run_id)
+        )
+        return _run(rows[0]) if rows else None
+
+    async def list_runs(
+        self, thread_id: str, limit: int = 10, offset: int = 0, status: str | None = None
+    ) -> list[RunRecord]:
+        """Newest first; limit < 0 means all."""
+        query = select(runs).where(runs.c.thread_id == thread_id)
+        if status is not None:
+            query = query.where(runs.c.status == status)
+        query = query.order_by(runs.c.created_at.desc(), runs.c.run_id.desc()).offset(offset)
+        if limit >= 0:
+            query = query.limit(limit)
+        return [_run(row) for row in await self._rows(query)]
+
+    async def active_runs(
+        self, thread_id: str | None = None, *, owner: str | None = None
+    ) -> list[RunRecord]:
+        """Pending and running runs, oldest first; with `owner`, only on that user's threads."""
+        query = select(runs).where(runs.c.status.in_(ACTIVE_STATUSES))
+        if thread_id is not None:
+            query = query.where(runs.c.thread_id == thread_id)
+        if owner is not None:
+            owned = select(threads.c.thread_id).where(threads.c.owner == owner)
+            query = query.where(runs.c.thread_id.in_(owned))
+        rows = await self._rows(query.order_by(runs.c.created_at, runs.c.run_id))
+        return [_run(row) for row in rows]
+
+    async def delete_run(self, thread_id: str, run_id: str) -> bool:
+        deleted = await self._write(
+            delete(runs).where(runs.c.thread_id == thread_id, runs.c.run_id == run_id)
+        )
+        return deleted == 1

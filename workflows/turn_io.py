@@ -1,0 +1,73 @@
+"""The turn's first and last activities: load the thread's window, and finish the run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.turn_activities import TurnActivities
+    from core.contracts import (
+        BeginTurnInput,
+        FinishInput,
+        ThreadContext,
+        TurnInput,
+        TurnOutcome,
+    )
+
+if TYPE_CHECKING:
+    from workflows.turn_session import TurnSession
+
+
+async def begin_turn(inp: TurnInput) -> ThreadContext:
+    return await workflow.execute_activity_method(
+        TurnActivities.begin_turn,
+        BeginTurnInput(
+            thread_id=inp.thread_id,
+            run_id=inp.run_id,
+            input_ids=[str(m.get("id")) for m in inp.input_messages],
+            context=inp.context,
+            checkpoint_id=inp.checkpoint_id,
+            record=inp.record,
+        ),
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
+        summary="load the thread",
+    )
+
+
+def end_event(outcome: TurnOutcome) -> dict[str, Any]:
+    """The stream's last event: how the run ended, without the committed messages."""
+    return {key: value for key, value in asdict(outcome).items() if key != "messages"}
+
+
+async def finish_turn(
+    inp: TurnInput,
+    session: TurnSession,
+    outcome: TurnOutcome,
+    commit: list[dict[str, Any]] | None,
+) -> str | None:
+    context = session.context
+    outbox = session.outbox.pending()
+    checkpoint_id: str | None = await workflow.execute_activity_method(
+        TurnActivities.finish_turn,
+        FinishInput(
+            thread_id=inp.thread_id,
+            run_id=inp.run_id,
+            outcome=outcome,
+            commit=commit,
+            checkpoint_id=inp.checkpoint_id and (context.checkpoint_id if context else None),
+            outbox=outbox,
+            end=end_event(outcome),
+            record=inp.record,
+        ),
+        start_to_close_timeout=timedelta(seconds=60),
+        retry_policy=RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(seconds=10)),
+        summary=f"finish: {outcome.outcome}",
+    )
+    session.outbox.delivered(outbox)
+    return checkpoint_id
