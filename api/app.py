@@ -55,8 +55,11 @@ def create_app(
         title="chatstop",
         summary="LangGraph chat turns as durable Temporal workflows; Stop really stops.",
         lifespan=_lifespan(
-            settings, gateway or TemporalGateway(settings, temporal_client), thread_store,
-            record_store, broker,
+            settings,
+            gateway or TemporalGateway(settings, temporal_client),
+            thread_store,
+            record_store,
+            broker,
         ),  # fmt: skip
     )
     app.state.settings = settings

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from api.errors import InvalidInputError, PayloadTooLargeError
 from api.schemas import RunCreate
-from core.contracts import Message
+from core.contracts import Message, turn_workflow_id
 from core.messages import from_dict, text_of
 from core.settings import LimitSettings
 from stores.records import RunRecord, utc_now
@@ -136,8 +136,10 @@ def new_run_record(
     strict_json("metadata", body.metadata)
     strict_json("config", body.config)
     now = utc_now()
+    run_id = run_id or str(uuid.uuid4())
     return RunRecord(
-        run_id=run_id or str(uuid.uuid4()),
+        run_id=run_id,
+        workflow_id=turn_workflow_id(thread_id, run_id),
         thread_id=thread_id,
         assistant_id=body.assistant_id,
         user_id=caller,

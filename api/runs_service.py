@@ -19,7 +19,7 @@ from api.run_waiter import RunWaiter
 from api.schemas import BulkCancel, RunCreate
 from api.stop_notices import StopNotices
 from api.temporal_gateway import TemporalGateway
-from core.contracts import StopAction, StopRequest, TurnInput, turn_workflow_id
+from core.contracts import StopAction, StopRequest, TurnInput
 from core.settings import Settings
 from core.thread_contracts import RunRequest
 from stores.record_store import RecordStore
@@ -72,37 +72,14 @@ class RunsService:
         existing = await self._records.get_run(thread_id, run.run_id)
         if existing is not None:  # the same Idempotency-Key again: the same run
             return existing
-        run = RunRecord.from_dict(
-            {**run.as_dict(), "workflow_id": turn_workflow_id(thread_id, run.run_id)}
+        admission = await self._gateway.submit_run(
+            run_request(self._settings, run, graph_ref), caller
         )
-        admission = await self._gateway.submit_run(self._request(run, graph_ref), caller)
         await self._records.insert_run(run)
         await self._records.update_thread(thread_id)
         if admission.superseded:
             await self._notices.announce(admission.superseded, _superseding(run))
         return await self._records.get_run(thread_id, run.run_id) or run
-
-    def _request(self, run: RunRecord, graph_ref: str) -> RunRequest:
-        settings = self._settings
-        turn = TurnInput(
-            thread_id=run.thread_id,
-            run_id=run.run_id,
-            assistant_id=run.assistant_id,
-            graph_id=graph_ref,
-            user_id=run.user_id,
-            input_messages=run.input_messages,
-            model_name=settings.model_name,
-            heartbeat_timeout_seconds=settings.heartbeat.timeout_seconds,
-            model_max_attempts=settings.model.max_attempts,
-            config=_graph_config(run.kwargs.get("config") or {}),
-            record=run.as_dict(),
-        )
-        return RunRequest(
-            run_id=run.run_id,
-            turn=turn,
-            multitask_strategy=run.multitask_strategy,  # type: ignore[arg-type]
-            summary=preview_text(run.input_messages, SUMMARY_CHARS),
-        )
 
     # --- read -----------------------------------------------------------------------------
 
@@ -147,7 +124,8 @@ class RunsService:
         if await self._gateway.cancel_turn(run.thread_id, run.run_id, standing):
             await self._notices.announce([run.run_id], standing)
             await self._gateway.stop_requested(run.thread_id, run.run_id, standing)
-            return run
+            # Fresh: the answer shows the stop that stands (cancel_reason), or the end.
+            return await self._records.get_run(run.thread_id, run.run_id) or run
         fate = await self._gateway.cancel_pending(run.thread_id, run.run_id, standing)
         if fate == "running":  # it started between the two calls
             return await self._stop(run, standing)
@@ -196,6 +174,29 @@ class RunsService:
     async def _require_thread(self, thread_id: str, owner: str) -> None:
         if await self._records.get_thread(thread_id, owner) is None:
             raise NotFoundError(f"Thread {thread_id} not found")
+
+
+def run_request(settings: Settings, run: RunRecord, graph_ref: str) -> RunRequest:
+    """What the thread workflow is asked to admit: the run and the turn it becomes."""
+    turn = TurnInput(
+        thread_id=run.thread_id,
+        run_id=run.run_id,
+        assistant_id=run.assistant_id,
+        graph_id=graph_ref,
+        user_id=run.user_id,
+        input_messages=run.input_messages,
+        model_name=settings.model_name,
+        heartbeat_timeout_seconds=settings.heartbeat.timeout_seconds,
+        model_max_attempts=settings.model.max_attempts,
+        config=_graph_config(run.kwargs.get("config") or {}),
+        record=run.as_dict(),
+    )
+    return RunRequest(
+        run_id=run.run_id,
+        turn=turn,
+        multitask_strategy=run.multitask_strategy,  # type: ignore[arg-type]
+        summary=preview_text(run.input_messages, SUMMARY_CHARS),
+    )
 
 
 def ended_detail(run: RunRecord) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
+from typing import Any
+
+from langgraph.graph import START, MessagesState, StateGraph
 
 from agents.react import build_react_graph
 from agents.registry import AgentDefinition
@@ -53,6 +57,18 @@ def record_unrecoverable(label: str, ctx: ToolContext) -> str:
     return f"did {label}"
 
 
+def undo_wait(label: str, seconds: float, ctx: ToolContext) -> str:
+    return undo_step(label, ctx)
+
+
+@chat_tool(compensate=undo_wait)
+def record_then_wait(label: str, seconds: float, ctx: ToolContext) -> str:
+    """A side effect, then a long wait: a worker can die after the effect, mid-call."""
+    _log(ctx, f"do {label}")
+    ctx.sleep(seconds)
+    return f"did {label}"
+
+
 @chat_tool
 def wait_a_while(seconds: float, ctx: ToolContext) -> str:
     """A read-only slow tool."""
@@ -67,5 +83,21 @@ def undo_lines(data_dir: Path) -> list[str]:
 
 undo_agent = AgentDefinition(
     graph=build_react_graph(),
-    tools=[record_step, record_slow_undo, record_unrecoverable, wait_a_while],
+    tools=[record_step, record_slow_undo, record_unrecoverable, record_then_wait, wait_a_while],
 )
+
+
+async def _never_ends(state: MessagesState) -> dict[str, Any]:
+    """A node that can never make progress (as a wedged workflow task cannot)."""
+    await asyncio.Event().wait()
+    return {}
+
+
+def _hanging_graph() -> StateGraph[Any, Any, Any, Any]:
+    builder = StateGraph(MessagesState)
+    builder.add_node("stuck", _never_ends)
+    builder.add_edge(START, "stuck")
+    return builder
+
+
+hanging_agent = AgentDefinition(graph=_hanging_graph())

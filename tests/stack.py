@@ -69,6 +69,17 @@ def stack_settings(
     )
 
 
+def with_overrides(settings: Settings, **overrides: Any) -> Settings:
+    """Settings with some sections changed: a dict for a section merges into it (e.g.
+    api={"api_keys": ...}); anything else (graphs) replaces the value."""
+    update = {}
+    for key, value in overrides.items():
+        current = getattr(settings, key)
+        merge = isinstance(value, dict) and hasattr(current, "model_copy")
+        update[key] = current.model_copy(update=value) if merge else value
+    return settings.model_copy(update=update)
+
+
 def _app(stack: Stack, settings: Settings) -> Any:
     stores = stack.stores
     return create_app(
@@ -84,10 +95,7 @@ def _app(stack: Stack, settings: Settings) -> Any:
 async def another_api(stack: Stack, **overrides: Any) -> AsyncIterator[str]:
     """A second API on the same worker, stores, broker and Temporal, with its own settings
     (e.g. API keys); yields its base URL."""
-    settings = stack.settings.model_copy(
-        update={key: getattr(stack.settings, key).model_copy(update=value)
-                for key, value in overrides.items()}
-    )  # fmt: skip
+    settings = with_overrides(stack.settings, **overrides)
     api = await serve_app(_app(stack, settings), name="api-2")
     try:
         yield api.url

@@ -30,7 +30,7 @@ from worker.__main__ import open_stores
 from worker.assembly import Stores, build_worker
 
 DEFAULT_GRAPH = "agents.react:graph"
-TEST_GRAPHS = ("tests.agents_for_tests:undo_agent",)
+TEST_GRAPHS = ("tests.agents_for_tests:undo_agent", "tests.agents_for_tests:hanging_agent")
 
 
 @dataclass(frozen=True)

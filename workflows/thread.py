@@ -99,6 +99,7 @@ class ThreadWorkflow:
     async def _follow(self, request: RunRequest, turn: Any) -> None:
         """Wait for the turn; a stop it ignores past the grace period terminates it."""
         done = asyncio.ensure_future(turn)
+        terminated = ""
         while not done.done():
             deadline = self.stop_deadline
             if deadline is None:
@@ -108,13 +109,16 @@ class ThreadWorkflow:
             try:
                 await workflow.wait_condition(done.done, timeout=timedelta(seconds=remaining))
             except TimeoutError:
-                await terminate_turn(turn_workflow_id(self.state.thread_id, request.run_id),
-                                     self.state.stop_grace_seconds)  # fmt: skip
+                terminated = await terminate_turn(
+                    turn_workflow_id(self.state.thread_id, request.run_id),
+                    self.state.stop_grace_seconds,
+                )
                 self.stop_deadline = float("inf")  # terminated: now just wait for the end
         try:
             done.result()
         except ChildWorkflowError as err:  # failed or terminated: its own finish never ran
-            await self._end(request, "error", _failure(_child_error(err)))
+            why = f"the turn was terminated: {terminated}" if terminated else _child_error(err)
+            await self._end(request, "error", _failure(why))
 
     def _arm_escalation(self) -> None:
         if self.stop_deadline is None:

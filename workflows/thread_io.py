@@ -76,7 +76,8 @@ async def end_run(request: RunRequest, status: str, outcome: TurnOutcome) -> Non
     )
 
 
-async def terminate_turn(workflow_id: str, grace_seconds: float) -> None:
+async def terminate_turn(workflow_id: str, grace_seconds: float) -> str:
+    """Terminate the turn; returns the reason it was given."""
     reason = f"a stop was not honoured within {grace_seconds:g} s"
     await workflow.execute_activity_method(
         ThreadActivities.terminate_turn,
@@ -85,3 +86,4 @@ async def terminate_turn(workflow_id: str, grace_seconds: float) -> None:
         retry_policy=_QUICK,
         summary=f"terminate {workflow_id}",
     )
+    return reason

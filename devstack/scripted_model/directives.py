@@ -26,7 +26,7 @@ _SENTENCE = (
 )
 WORDS: tuple[str, ...] = tuple(_SENTENCE.split())
 
-_DIRECTIVE_START = re.compile(r"\[(tokens|pace|fail|cut_once|tool)=")
+_DIRECTIVE_START = re.compile(r"\[(tokens|pace|fail|cut_once|stall|tool)=")
 _SCALAR_VALUE = re.compile(r"\s*([^\[\]]*?)\s*\]")
 # Same constraint OpenAI puts on function names.
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -54,6 +54,8 @@ class Directives:
     fail_status: int | None = None
     cut_once: int | None = None
     """Break the stream after this many tokens, the first time this message is seen."""
+    stall: int | None = None
+    """After this many tokens, keep the connection open and send nothing more."""
     tools: tuple[ToolDirective, ...] = ()
 
 
@@ -68,6 +70,7 @@ class ReplyPlan:
     pace_s: float
     fail_status: int | None
     cut_once: int | None = None
+    stall: int | None = None
 
 
 def message_text(content: Any) -> str:
@@ -105,6 +108,7 @@ def parse_directives(text: str) -> Directives:
         pace_ms=_parse_pace(scalars["pace"]) if "pace" in scalars else DEFAULT_PACE_MS,
         fail_status=_parse_fail(scalars["fail"]) if "fail" in scalars else None,
         cut_once=_parse_tokens(scalars["cut_once"]) if "cut_once" in scalars else None,
+        stall=_parse_tokens(scalars["stall"]) if "stall" in scalars else None,
         tools=tuple(tools),
     )
 
@@ -185,4 +189,5 @@ def plan_reply(messages: list[dict[str, Any]]) -> ReplyPlan:
         pace_s=directives.pace_ms / 1000.0,
         fail_status=directives.fail_status,
         cut_once=directives.cut_once,
+        stall=directives.stall,
     )

@@ -145,6 +145,8 @@ async def _stream_reply(turn: _Turn, send: Send) -> None:
         for call in turn.tool_calls(streamed=True):
             await _send_body(send, turn.sse_chunk({"tool_calls": [call]}))
         for index, token in enumerate(turn.plan.tokens):
+            if index == turn.plan.stall:
+                await asyncio.Event().wait()  # a stalled upstream: open, silent, forever
             if index == turn.cut_after:
                 turn.entry.finish(disconnected=False)  # the server broke it, not the client
                 raise StreamCut(f"[cut_once={index}]: the stream breaks here, as a flaky one would")

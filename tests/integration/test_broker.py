@@ -268,7 +268,7 @@ async def test_a_frozen_server_fails_publishes_within_the_timeout_and_nowait_nev
     settings = settings_for(private_nats_server.url, publish_timeout_seconds=0.5)
     async with open_broker(settings) as broker:
         before = await broker.publish("run", b"before")
-        with private_nats_server.frozen():
+        async with private_nats_server.frozen():
             started = time.monotonic()
             with pytest.raises(BrokerUnavailable, match="acked publish failed"):
                 await broker.publish("run", b"times out")

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from devstack.scripted_model import scripted_model, serve_in_background
 from devstack.scripted_model.directives import WORDS, DirectiveError, parse_directives
 from devstack.scripted_model.runner import RunningScriptedModel
+from tests.fixtures.eventually import eventually
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -288,6 +289,29 @@ async def test_cut_once_breaks_only_the_first_stream_of_a_conversation(
     assert "".join(content_deltas(sse_payloads(retried.text))) == expected_text(6)
     entries = await log_entries(client, model, tag)
     assert [(e["tokens"], e["disconnected"]) for e in entries] == [(3, False), (6, False)]
+
+
+async def test_stall_keeps_the_stream_open_and_silent_after_k_tokens(
+    model: RunningScriptedModel, client: httpx.AsyncClient
+) -> None:
+    tag = marker()
+    url = f"{model.base_url}/chat/completions"
+    deltas: list[str] = []
+    async with client.stream("POST", url, json=body([user(f"{tag} [stall=2][tokens=6]")])) as r:
+        async for line in r.aiter_lines():
+            if line.startswith("data: {"):
+                delta = json.loads(line[len("data: ") :])["choices"][0]["delta"]
+                deltas += [delta["content"]] if delta.get("content") else []
+            if len(deltas) == 2:
+                break  # nothing more would come: the client hangs up, as a stall watch does
+    assert "".join(deltas) == expected_text(2)
+
+    async def ended() -> dict[str, Any] | None:
+        entry = await only_entry(client, model, tag)
+        return entry if entry["end"] is not None else None
+
+    entry = await eventually(ended, within=10, what="the model saw the hang-up")
+    assert (entry["tokens"], entry["disconnected"]) == (2, True)
 
 
 async def test_non_streaming_reply_is_a_chat_completion(

@@ -69,6 +69,8 @@ async def test_model_error_ends_run_in_error_naming_the_cause(rig: TurnRig, mark
     errors = [e for e in events if e.kind == "error"]
     assert errors and "HTTP 500" in errors[0].data["message"]
     assert len(rig.model_calls(marker)) == rig.settings.model.max_attempts  # Temporal retried
+    # Nothing empty is kept: the next turn must not send an empty AI message to the model.
+    assert [m["type"] for m in await rig.store.messages(thread)] == ["human"]
 
     follow_up = await rig.start(f"[tokens=3] again {marker}", thread_id=thread)
     assert (await rig.outcome(follow_up)).status == "success"
