@@ -49,6 +49,13 @@ class TurnActivities:
             taken_ids=window.taken_ids,
         )
 
+    @activity.defn(name="start_run")
+    async def start_run(self, record: dict[str, Any]) -> None:
+        """A paused turn goes on under a new run (a resume): that run is running now."""
+        run = RunRecord.from_dict(record)
+        workflow_id = activity.info().workflow_id or ""
+        await self._records.mark_running(replace(run, status="running", workflow_id=workflow_id))
+
     @activity.defn(name="finish_turn")
     async def finish_turn(self, inp: FinishInput) -> str | None:
         """Commit, record, then tell: a client that sees `end` finds both already done."""
@@ -67,11 +74,12 @@ class TurnActivities:
         if not inp.record:
             return
         run = RunRecord.from_dict(inp.record)
-        await self._records.finish_run(run, inp.outcome.status, outcome_to_dict(inp.outcome))
+        outcome = outcome_to_dict(inp.outcome)
+        await self._records.finish_run(run, inp.outcome.status, outcome, reopen=inp.reopen)
         # Like the Agent Server: a thread names the graph and assistant that last ran on it
-        # (chat UIs list threads by graph_id).
+        # (chat UIs list threads by graph_id), and shows what it waits for.
         tags = {"graph_id": run.assistant_id, "assistant_id": run.assistant_id}
-        await self._records.update_thread(inp.thread_id, metadata=tags)
+        await self._records.update_thread(inp.thread_id, metadata=tags, interrupts=inp.interrupts)
 
     @activity.defn(name="recover_partial_answer")
     async def recover_partial_answer(self, inp: PartialAnswerInput) -> str:

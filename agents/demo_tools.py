@@ -1,4 +1,5 @@
-"""The default agent's three demo tools: fast read-only, slow with progress, side-effecting."""
+"""The default agent's demo tools: fast read-only, slow with progress, side-effecting with
+an undo, and irreversible behind a person's approval."""
 
 from __future__ import annotations
 
@@ -71,10 +72,35 @@ def create_ticket(title: str, ctx: ToolContext) -> str:
     return f"ticket #{row[0]} created: {title}"
 
 
+@chat_tool(needs_approval=True, irreversible=True)
+def send_email(to: str, subject: str, ctx: ToolContext) -> str:
+    """Send an email. Needs a person's approval first, and cannot be taken back."""
+    with closing(_tickets_db(ctx.data_dir)) as conn, conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS sent_emails (idempotency_key TEXT PRIMARY KEY,"
+            " recipient TEXT NOT NULL, subject TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO sent_emails VALUES (?, ?, ?)",
+            (ctx.idempotency_key, to, subject),
+        )
+    return f"email to {to} sent: {subject}"
+
+
+def sent_emails(data_dir: Path) -> list[tuple[str, str]]:
+    """For tests and the demo: (recipient, subject) of every email sent."""
+    with closing(_tickets_db(data_dir)) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS sent_emails (idempotency_key TEXT PRIMARY KEY,"
+            " recipient TEXT NOT NULL, subject TEXT NOT NULL)"
+        )
+        return [(r, s) for r, s in conn.execute("SELECT recipient, subject FROM sent_emails")]
+
+
 def count_tickets(data_dir: Path) -> int:
     """For tests and the demo: how many tickets exist."""
     with closing(_tickets_db(data_dir)) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
 
 
-DEMO_TOOLS = [search_docs, generate_report, create_ticket]
+DEMO_TOOLS = [search_docs, generate_report, create_ticket, send_email]

@@ -13,7 +13,8 @@ from workflows.agent_calls import call_model, call_tools
 
 SYSTEM_PROMPT = (
     "You are chatstop's demo assistant. Use search_docs for product questions, "
-    "generate_report for reports and create_ticket to file support tickets."
+    "generate_report for reports, create_ticket to file support tickets and send_email to "
+    "send emails (a person approves each one)."
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.graph import StateGraph
 
 from agents.toolkit import ChatTool
+from core.contracts import TurnLimits
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class AgentDefinition:
     """The uncompiled graph; each turn compiles its own copy inside the workflow."""
     tools: list[ChatTool] = field(default_factory=list)
     system_prompt: str = ""
+    limits: TurnLimits = field(default_factory=TurnLimits)
+    """This assistant's step budget, deadline and approval timeout (a run's config wins)."""
 
 
 @functools.cache

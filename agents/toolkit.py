@@ -64,6 +64,10 @@ class ChatTool:
     func: ToolFunction
     args_model: type[BaseModel]
     compensator: ToolFunction | None = None
+    needs_approval: bool = False
+    """Pause the turn for a person's decision before each call (approve, edit, reject)."""
+    irreversible: bool = False
+    """Its effect cannot be undone: a rollback after it ran says so, by name."""
 
     def openai_schema(self) -> dict[str, Any]:
         schema = self.args_model.model_json_schema()
@@ -88,8 +92,15 @@ def _args_model(func: ToolFunction) -> type[BaseModel]:
     return create_model(f"{func.__name__}_args", __config__=config, **fields)
 
 
-def chat_tool(func: ToolFunction | None = None, *, compensate: ToolFunction | None = None) -> Any:
-    """Decorator: `@chat_tool` or `@chat_tool(compensate=undo_fn)`."""
+def chat_tool(
+    func: ToolFunction | None = None,
+    *,
+    compensate: ToolFunction | None = None,
+    needs_approval: bool = False,
+    irreversible: bool = False,
+) -> Any:
+    """Decorator: `@chat_tool`, `@chat_tool(compensate=undo_fn)`,
+    `@chat_tool(needs_approval=True, irreversible=True)`."""
 
     def wrap(f: ToolFunction) -> ChatTool:
         return ChatTool(
@@ -98,6 +109,8 @@ def chat_tool(func: ToolFunction | None = None, *, compensate: ToolFunction | No
             func=f,
             args_model=_args_model(f),
             compensator=compensate,
+            needs_approval=needs_approval,
+            irreversible=irreversible,
         )
 
     return wrap(func) if func is not None else wrap

@@ -79,6 +79,19 @@ class ContextPolicy:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TurnLimits:
+    """Bounds on one turn. Each may come from the settings, the agent's definition, or the
+    run's `config.configurable` (that order, the last one set wins)."""
+
+    max_model_calls: int | None = None
+    max_tool_calls: int | None = None
+    deadline_seconds: float | None = None
+    """Wall-clock limit of the turn's active time (waiting for approval not counted)."""
+    approval_timeout_seconds: float | None = None
+    """How long a tool call waits for approval before it is rejected (default: a day)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class TurnInput:
     thread_id: str
     run_id: str
@@ -98,6 +111,27 @@ class TurnInput:
     """The run's LangGraph config (`configurable`, `recursion_limit`, ...)."""
     record: dict[str, Any] = field(default_factory=dict)
     """The API's run record, so the turn can write it if the API never got to (a crash)."""
+    limits: TurnLimits = field(default_factory=TurnLimits)
+    interrupt_before: list[str] = field(default_factory=list)
+    interrupt_after: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resume:
+    """A new run that answers a paused turn (`command: {"resume": ...}`)."""
+
+    run_id: str
+    value: Any = None
+    actor: str = ""
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paused:
+    """A turn tells its thread it waits for a person (the thread is `interrupted`)."""
+
+    run_id: str
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,13 +142,16 @@ class TurnOutcome:
     turn_status: TurnStatus
     stop: StopRequest | None = None
     outcome: str = ""
-    """'completed', 'interrupted', 'rolled_back', 'rollback_failed' or 'error'."""
+    """'completed', 'paused' (waiting for approval), 'interrupted', 'rolled_back',
+    'rollback_failed', 'approval_expired' or 'error'."""
     kept: list[str] = field(default_factory=list)
     undone: list[str] = field(default_factory=list)
     not_undone: list[str] = field(default_factory=list)
     error: str | None = None
     messages: list[Message] = field(default_factory=list)
     """The messages this turn committed to the thread (empty after a rollback)."""
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    """What the turn waits for, when it paused."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,3 +264,7 @@ class FinishInput:
     end: dict[str, Any] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
     """The run's record, to write its end (and the row itself, if it is missing)."""
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    """The thread's pending interrupts after this (empty: none)."""
+    reopen: bool = False
+    """The run ended once already (it paused): its record may be rewritten with this end."""

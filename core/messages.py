@@ -14,6 +14,7 @@ from langchain_core.messages import (
     AIMessageChunk,
     BaseMessage,
     HumanMessage,
+    RemoveMessage,
     SystemMessage,
     ToolMessage,
 )
@@ -24,7 +25,13 @@ _CLASSES: dict[str, type[BaseMessage]] = {
     "AIMessageChunk": AIMessageChunk,
     "tool": ToolMessage,
     "system": SystemMessage,
+    "remove": RemoveMessage,
 }
+
+
+def removal(message_id: str) -> dict[str, Any]:
+    """A commit entry that deletes the message with this id (LangGraph's RemoveMessage)."""
+    return to_dict(RemoveMessage(id=message_id))
 
 
 def to_dict(message: BaseMessage) -> dict[str, Any]:

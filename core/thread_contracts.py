@@ -15,6 +15,7 @@ from core.contracts import StopRequest, TurnInput
 MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
 THREAD_BUSY = "ThreadBusy"
 THREAD_CLOSED = "ThreadClosed"
+NOTHING_TO_RESUME = "NothingToResume"
 REJECT_DETAIL = (
     "Thread is already running a task. Wait for it to finish or choose a different "
     "multitask strategy."
@@ -28,12 +29,17 @@ class RunRequest:
     multitask_strategy: MultitaskStrategy = "enqueue"
     summary: str = ""
     """The user's words, shown as the turn's summary in the Temporal Web UI."""
+    resume: bool = False
+    """The run answers the paused turn (`command: {"resume": resume_value}`)."""
+    resume_value: Any = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunAdmission:
     run_id: str
     status: Literal["pending", "running", "ended"]
+    workflow_id: str = ""
+    """The turn workflow that runs it (the paused turn's, for a resume)."""
     superseded: list[str] = field(default_factory=list)
     """Runs this one stops (interrupt / rollback): the API sends them the stop notice."""
     repeated: bool = False

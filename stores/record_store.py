@@ -225,15 +225,17 @@ class RecordStore:
         )
 
     async def finish_run(
-        self, run: RunRecord, status: str, outcome: dict[str, Any] | None
+        self, run: RunRecord, status: str, outcome: dict[str, Any] | None, *, reopen: bool = False
     ) -> RunRecord:
         """Record the terminal status once (writing the row if it is missing); returns the
-        record as stored afterwards."""
+        record as stored afterwards. `reopen`: the run paused (success) and its turn has
+        ended since (stopped while waiting, or the approval expired): rewrite its end."""
         await self._insert(insert(runs).values(**_run_row(run)))
+        query = update(runs).where(runs.c.run_id == run.run_id)
+        if not reopen:
+            query = query.where(runs.c.status.in_(ACTIVE_STATUSES))
         await self._write(
-            update(runs)
-            .where(runs.c.run_id == run.run_id, runs.c.status.in_(ACTIVE_STATUSES))
-            .values(
+            query.values(
                 status=status,
                 outcome=json.dumps(outcome) if outcome is not None else None,
                 updated_at=utc_now(),

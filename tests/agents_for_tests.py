@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langgraph.graph import START, MessagesState, StateGraph
+from langgraph.types import interrupt
 
 from agents.react import build_react_graph
 from agents.registry import AgentDefinition
@@ -69,6 +72,17 @@ def record_then_wait(label: str, seconds: float, ctx: ToolContext) -> str:
     return f"did {label}"
 
 
+RELEASE_STUBBORN = threading.Event()
+"""Set by a test when it is done, so stubborn tools do not hold threads past the test."""
+
+
+@chat_tool
+def stubborn(seconds: float, ctx: ToolContext) -> str:
+    """A sync tool that ignores Stop (it never looks at its context): it holds its thread."""
+    RELEASE_STUBBORN.wait(seconds)
+    return "finally done"
+
+
 @chat_tool
 def wait_a_while(seconds: float, ctx: ToolContext) -> str:
     """A read-only slow tool."""
@@ -83,7 +97,14 @@ def undo_lines(data_dir: Path) -> list[str]:
 
 undo_agent = AgentDefinition(
     graph=build_react_graph(),
-    tools=[record_step, record_slow_undo, record_unrecoverable, record_then_wait, wait_a_while],
+    tools=[
+        record_step,
+        record_slow_undo,
+        record_unrecoverable,
+        record_then_wait,
+        stubborn,
+        wait_a_while,
+    ],
 )
 
 
@@ -101,3 +122,19 @@ def _hanging_graph() -> StateGraph[Any, Any, Any, Any]:
 
 
 hanging_agent = AgentDefinition(graph=_hanging_graph())
+
+
+async def _ask(state: MessagesState) -> dict[str, Any]:
+    """A node that asks the person a question with LangGraph's own interrupt()."""
+    answer = interrupt({"question": "Which colour?"})
+    return {"messages": [AIMessage(content=f"you chose {answer}", id="ask-answer")]}
+
+
+def _asking_graph() -> StateGraph[Any, Any, Any, Any]:
+    builder = StateGraph(MessagesState)
+    builder.add_node("ask", _ask)
+    builder.add_edge(START, "ask")
+    return builder
+
+
+asking_agent = AgentDefinition(graph=_asking_graph())

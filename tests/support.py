@@ -19,7 +19,14 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.tools import ToolActivities
-from core.contracts import TURN_WORKFLOW, StopRequest, TurnInput, TurnOutcome, turn_workflow_id
+from core.contracts import (
+    TURN_WORKFLOW,
+    Resume,
+    StopRequest,
+    TurnInput,
+    TurnOutcome,
+    turn_workflow_id,
+)
 from core.live import decode
 from core.settings import Settings
 from devstack.scripted_model.runner import RunningScriptedModel
@@ -30,7 +37,11 @@ from worker.__main__ import open_stores
 from worker.assembly import Stores, build_worker
 
 DEFAULT_GRAPH = "agents.react:graph"
-TEST_GRAPHS = ("tests.agents_for_tests:undo_agent", "tests.agents_for_tests:hanging_agent")
+TEST_GRAPHS = (
+    "tests.agents_for_tests:undo_agent",
+    "tests.agents_for_tests:hanging_agent",
+    "tests.agents_for_tests:asking_agent",
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,14 @@ class TurnRig:
             return await handle.result()
 
     async def start(
-        self, text: str, *, thread_id: str, graph: str = DEFAULT_GRAPH, user: str = "tester"
+        self,
+        text: str,
+        *,
+        thread_id: str,
+        graph: str = DEFAULT_GRAPH,
+        user: str = "tester",
+        config: dict[str, Any] | None = None,
+        interrupt_before: list[str] | None = None,
     ) -> WorkflowHandle[Any, TurnOutcome]:
         run_id = str(uuid.uuid4())
         human = {"type": "human", "content": text, "id": f"human-{run_id}"}
@@ -100,6 +118,8 @@ class TurnRig:
             heartbeat_timeout_seconds=self.settings.heartbeat.timeout_seconds,
             model_max_attempts=self.settings.model.max_attempts,
             record=record.as_dict(),
+            config=config or {},
+            interrupt_before=interrupt_before or [],
         )
         return await self.client.start_workflow(
             TURN_WORKFLOW,
@@ -109,9 +129,26 @@ class TurnRig:
             result_type=TurnOutcome,
         )
 
-    async def events(self, handle: WorkflowHandle[Any, Any]) -> AsyncIterator[LiveEvent]:
+    async def resume(
+        self, handle: WorkflowHandle[Any, Any], value: Any, *, user: str = "tester"
+    ) -> str:
+        """Answer a paused turn as a new run would (the thread workflow's signal); returns
+        the new run's id, under which the turn goes on."""
+        thread_id, first_run = handle.id.split(":")[1:]
+        run_id = str(uuid.uuid4())
+        record = RunRecord(
+            run_id=run_id, thread_id=thread_id, assistant_id="agent", user_id=user,
+            created_at=utc_now(), updated_at=utc_now(),
+        )  # fmt: skip
+        resume = Resume(run_id=run_id, value=value, actor=user, record=record.as_dict())
+        await handle.signal("resume", resume)
+        return run_id
+
+    async def events(
+        self, handle: WorkflowHandle[Any, Any], run_id: str | None = None
+    ) -> AsyncIterator[LiveEvent]:
         """The run's live events as they are published, up to and including `end`."""
-        run_id = handle.id.rsplit(":", 1)[1]
+        run_id = run_id or handle.id.rsplit(":", 1)[1]
         events = self.stores.broker.subscribe(run_id)
         async with contextlib.aclosing(events):
             async for event in events:

@@ -90,6 +90,7 @@ def build_worker(
             tools.run_tool,
             tools.compensate_tool,
             turns.begin_turn,
+            turns.start_run,
             turns.finish_turn,
             turns.recover_partial_answer,
             threads.end_run,

@@ -99,14 +99,16 @@ async def compensate_activity(comp: CompensationInput) -> str:
     )
 
 
-def call_metadata(inp: TurnInput, node: str, *, model: str | None = None) -> dict[str, Any]:
+def call_metadata(
+    inp: TurnInput, run_id: str, node: str, *, model: str | None = None
+) -> dict[str, Any]:
     """The Agent Server's `messages-tuple` metadata for one call's streamed messages."""
     metadata: dict[str, Any] = {
         "created_by": "system",
         "run_attempt": 1,
         "assistant_id": inp.assistant_id,
         "graph_id": inp.assistant_id,
-        "run_id": inp.run_id,
+        "run_id": run_id,
         "thread_id": inp.thread_id,
         "user_id": inp.user_id,
         "langgraph_node": node,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import BaseMessage, ToolMessage
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -65,15 +65,13 @@ def kept_messages(
     return messages, kept
 
 
-def final_text(messages: list[BaseMessage]) -> str:
-    last = messages[-1] if messages else None
-    return text_of(last) if isinstance(last, AIMessage) else ""
-
-
 @dataclass
 class RollbackReport:
     undone: list[str] = field(default_factory=list)
     not_undone: list[str] = field(default_factory=list)
+    """Compensations that failed for good."""
+    irreversible: list[str] = field(default_factory=list)
+    """Calls that ran and that nothing can undo (an email that was sent)."""
 
 
 def _needs_compensation(record: ToolCallRecord, has_compensator: set[str]) -> bool:
@@ -83,15 +81,19 @@ def _needs_compensation(record: ToolCallRecord, has_compensator: set[str]) -> bo
     return record.name in has_compensator and record.state != "not_run"
 
 
-async def roll_back(session: TurnSession, has_compensator: set[str]) -> RollbackReport:
+async def roll_back(
+    session: TurnSession, has_compensator: set[str], irreversible: set[str]
+) -> RollbackReport:
     """Run compensators newest first, each a durable activity with retries. Called after the
     stop was consumed, so the stop cannot cancel them."""
     report = RollbackReport()
     for call_id in reversed(session.started_tools):
         record = session.tool_calls[call_id]
+        label = f"{record.name} ({record.call_id})"
+        if record.name in irreversible and record.state != "not_run":
+            report.irreversible.append(f"{label}: could not be undone (irreversible)")
         if not _needs_compensation(record, has_compensator):
             continue
-        label = f"{record.name} ({record.call_id})"
         outbox = session.outbox.pending()
         try:
             done = await compensate_activity(

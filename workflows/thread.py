@@ -23,8 +23,16 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from core.contracts import THREAD_WORKFLOW, StopRequest, TurnOutcome, turn_workflow_id
+    from core.contracts import (
+        THREAD_WORKFLOW,
+        Paused,
+        Resume,
+        StopRequest,
+        TurnOutcome,
+        turn_workflow_id,
+    )
     from core.thread_contracts import (
+        NOTHING_TO_RESUME,
         REJECT_DETAIL,
         THREAD_BUSY,
         THREAD_CLOSED,
@@ -47,6 +55,9 @@ class ThreadWorkflow:
         self.queue: list[RunRequest] = list(state.queue)
         self.recent: dict[str, str] = dict(state.recent_runs)
         self.active: RunRequest | None = None
+        self.active_run_id: str | None = None
+        """The run the active turn works for now (a resume moves a paused turn to its run)."""
+        self.paused: Paused | None = None
         self.stop_deadline: float | None = None
         self.closing = False
         self.turns = 0
@@ -82,7 +93,7 @@ class ThreadWorkflow:
     # --- one turn -------------------------------------------------------------------------
 
     async def _run_turn(self, request: RunRequest) -> None:
-        self.active, self.stop_deadline = request, None
+        self.active, self.active_run_id, self.stop_deadline = request, request.run_id, None
         self.recent[request.run_id] = "running"
         workflow.set_current_details(f"running {request.run_id}")
         try:
@@ -92,7 +103,7 @@ class ThreadWorkflow:
         else:
             await self._follow(request, turn)
         self.recent[request.run_id] = "ended"
-        self.active = None
+        self.active = self.active_run_id = self.paused = None
         self.turns += 1
         workflow.set_current_details("idle")
 
@@ -134,21 +145,45 @@ class ThreadWorkflow:
         if request.run_id in self.recent:
             return RunAdmission(run_id=request.run_id, status="pending", repeated=True)
         self.recent[request.run_id] = "pending"
+        if request.resume:
+            return await self._resume(request)
         superseded: list[str] = []
-        if request.multitask_strategy in ("interrupt", "rollback") and self._busy():
+        if self.paused is not None:  # new words while waiting for approval: they win
+            stop = StopRequest(
+                actor=request.turn.user_id,
+                reason="a new message arrived while the turn waited for approval",
+            )
+            superseded = await self._supersede(stop)
+        elif request.multitask_strategy in ("interrupt", "rollback") and self._busy():
             stop = StopRequest(
                 action="rollback" if request.multitask_strategy == "rollback" else "interrupt",
                 actor=request.turn.user_id,
                 reason=f"superseded by a new run (multitask_strategy={request.multitask_strategy})",
             )
             superseded = await self._supersede(stop)
-        starts_now = not self._busy()
+        starts_now = not self._busy() and self.active is None
         self.queue.append(request)
         return RunAdmission(
             run_id=request.run_id,
             status="running" if starts_now else "pending",
             superseded=superseded,
+            workflow_id=turn_workflow_id(self.state.thread_id, request.run_id),
         )
+
+    async def _resume(self, request: RunRequest) -> RunAdmission:
+        """Hand the answer to the paused turn, which goes on under the new run."""
+        assert self.active is not None and self.paused is not None
+        turn_id = turn_workflow_id(self.state.thread_id, self.active.run_id)
+        self.paused, self.active_run_id = None, request.run_id
+        self.recent[request.run_id] = "running"
+        resume = Resume(
+            run_id=request.run_id,
+            value=request.resume_value,
+            actor=request.turn.user_id,
+            record=request.turn.record,
+        )
+        await workflow.get_external_workflow_handle(turn_id).signal("resume", resume)
+        return RunAdmission(run_id=request.run_id, status="running", workflow_id=turn_id)
 
     @submit_run.validator
     def _admit(self, request: RunRequest) -> None:
@@ -156,11 +191,17 @@ class ThreadWorkflow:
             return  # a retry of an admitted run: answered, never refused
         if self.closing:
             raise ApplicationError("the thread is being deleted", type=THREAD_CLOSED)
+        if request.resume and self.paused is None:
+            raise ApplicationError(
+                "There is nothing to resume: the thread has no pending interrupt",
+                type=NOTHING_TO_RESUME,
+            )
         if request.multitask_strategy == "reject" and self._busy():
             raise ApplicationError(REJECT_DETAIL, type=THREAD_BUSY)
 
     def _busy(self) -> bool:
-        return self.active is not None or bool(self.queue)
+        """A turn works or runs wait; a turn paused for approval keeps nobody waiting."""
+        return (self.active is not None and self.paused is None) or bool(self.queue)
 
     async def _supersede(self, stop: StopRequest) -> list[str]:
         """Stop the active turn and drop every queued run, for a run that replaces them."""
@@ -170,7 +211,7 @@ class ThreadWorkflow:
             self.recent[request.run_id] = "ended"
             await self._end(request, "interrupted", _stopped(stop))
         if self.active is not None:
-            stopped.insert(0, self.active.run_id)
+            stopped.insert(0, self.active_run_id or self.active.run_id)
             await self._cancel_active(stop)
         return stopped
 
@@ -194,15 +235,22 @@ class ThreadWorkflow:
                 self.recent[request.run_id] = "ended"
                 await self._end(queued, "interrupted", _stopped(request.stop))
                 return "dropped"
-        if self.active is not None and self.active.run_id == request.run_id:
+        if self.active is not None and request.run_id in (self.active.run_id, self.active_run_id):
             return "running"
         return "ended" if request.run_id in self.recent else "unknown"
 
     @workflow.signal
     def stop_requested(self, request: RunStop) -> None:
         """The API stopped the active turn directly: start the escalation clock."""
-        if self.active is not None and self.active.run_id == request.run_id:
+        if self.active is not None and request.run_id in (self.active.run_id, self.active_run_id):
             self._arm_escalation()
+
+    @workflow.signal
+    def turn_paused(self, paused: Paused) -> None:
+        """The active turn waits for a person: the thread is `interrupted`, not busy."""
+        if self.active is not None:
+            self.paused = paused
+            self.recent[paused.run_id] = "ended"
 
     @workflow.update
     async def close(self, stop: StopRequest) -> None:
@@ -213,8 +261,11 @@ class ThreadWorkflow:
 
     @workflow.query
     def status(self) -> dict[str, Any]:
-        active = self.active.run_id if self.active else None
-        return {"active": active, "queued": [r.run_id for r in self.queue]}
+        return {
+            "active": self.active_run_id,
+            "paused": self.paused is not None,
+            "queued": [r.run_id for r in self.queue],
+        }
 
 
 def _failure(error: str) -> TurnOutcome:

@@ -1,10 +1,15 @@
 """The chat turn: one Temporal workflow execution per run of an agent on a thread.
 
-The agent's LangGraph graph runs inside this workflow; its model and tool calls are
-activities (workflows.turn_session). A stop is a workflow cancellation whose reason carries
-the action, actor and reason (core.contracts.StopRequest), so Temporal's history records it
-and a cancel from the Web UI or CLI behaves as an interrupt. Live events go out through the
-outbox (workflows.outbox); the history holds the turn, not its tokens.
+The agent's LangGraph graph runs inside this workflow (workflows.graph_runner); its model
+and tool calls are activities (workflows.turn_session). A stop is a workflow cancellation
+whose reason carries the action, actor and reason (core.contracts.StopRequest), so
+Temporal's history records it and a cancel from the Web UI or CLI behaves as an interrupt.
+Live events go out through the outbox (workflows.outbox): the history holds the turn, not
+its tokens.
+
+A turn may pause to wait for a person (an approval, a graph's own `interrupt()`, a
+breakpoint): its run ends, the turn waits in this same workflow on a durable timer, and a
+new run that answers it (`command: {"resume": ...}`) continues it where it stopped.
 """
 
 from __future__ import annotations
@@ -12,37 +17,37 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, TypeVar, cast
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import BaseMessage
-    from langchain_core.runnables import RunnableConfig
-    from langgraph.types import StreamMode
 
     from agents.registry import load_agent
     from core.contracts import (
         SA_STOPPED_BY,
         SA_TURN_STATUS,
         TURN_WORKFLOW,
+        Resume,
         StopRequest,
         TurnInput,
         TurnOutcome,
     )
-    from core.messages import from_dicts, to_dicts
-    from workflows.compensation import kept_messages, roll_back
-    from workflows.live_state import graph_event, values_event
+    from core.messages import from_dicts, removal, to_dicts
+    from workflows.graph_runner import GraphRunner, Pause
+    from workflows.live_state import values_event
     from workflows.stopping import TurnStopped
-    from workflows.turn_io import begin_turn, finish_turn
-    from workflows.turn_outcomes import Settled, describe_error, details_for
+    from workflows.turn_io import begin_turn, finish_turn, start_run, tell_parent_paused
+    from workflows.turn_outcomes import Settled, details_for, pause_details
+    from workflows.turn_policy import tool_policy
     from workflows.turn_session import TurnSession
+    from workflows.turn_settle import expired, failed, kept, rolled_back
 
 TURN_STATUS = SearchAttributeKey.for_keyword(SA_TURN_STATUS)
 STOPPED_BY = SearchAttributeKey.for_keyword(SA_STOPPED_BY)
-GRAPH_STREAM_MODES: list[StreamMode] = ["updates", "values", "custom"]
-DEFAULT_RECURSION_LIMIT = 50
 T = TypeVar("T")
 
 
@@ -51,115 +56,124 @@ class TurnWorkflow:
     @workflow.init
     def __init__(self, inp: TurnInput) -> None:
         self.agent = load_agent(inp.graph_id)
-        tool_schemas = [tool.openai_schema() for tool in self.agent.tools]
-        self.session = TurnSession(inp, tool_schemas, self.agent.system_prompt)
+        self.session = TurnSession(inp, tool_policy(inp, self.agent))
         self.inp = inp
         self.input_messages = list(inp.input_messages)
+        self.record = inp.record
+        """The record of the run the turn serves now (a resume brings another)."""
+        self.resumed: Resume | None = None
+        self.paused_once = False
+        self.active_seconds = 0.0
+        self.runner: GraphRunner | None = None
+
+    @workflow.signal
+    def resume(self, resume: Resume) -> None:
+        """A new run answers the pause (from the thread workflow)."""
+        self.resumed = resume
 
     @workflow.run
     async def run(self, inp: TurnInput) -> TurnOutcome:
-        graph: asyncio.Task[list[BaseMessage]] | None = None
+        segment: asyncio.Task[Pause | None] | None = None
         try:
             workflow.set_current_details("loading the thread")
             context = await begin_turn(inp)
             self.session.context = context
             self.input_messages = _fresh_ids(inp.input_messages, context.taken_ids, inp.run_id)
-            graph = asyncio.create_task(self._run_graph())
-            # asyncio.wait neither cancels the graph nor raises its error: the cancel is
-            # handled here, explicitly, not inside LangGraph; errors are settled below.
-            await asyncio.wait({graph})
+            self.runner = GraphRunner(self.agent, inp, context, self.session.outbox)
+            graph_input: Any = {"messages": from_dicts(context.window + self.input_messages)}
+            while True:
+                workflow.set_current_details("answering")
+                segment = asyncio.create_task(self.runner.run(graph_input))
+                await self._within_deadline(segment)
+                pause = segment.result() if segment.done() and not segment.exception() else None
+                if pause is None:
+                    break
+                graph_input = await self._wait_for_a_person(pause)
+                if graph_input is _EXPIRED:
+                    settled = expired(self.session, self._limits(), self._with_input)
+                    return await self._finish(settled)
+                segment = None
         except asyncio.CancelledError:
             self.session.begin_stop(StopRequest.from_cancel_reason(workflow.cancellation_reason()))
-        settled = await self._settle(graph)
-        return await self._finish(settled)
+        return await self._finish(await self._settle(segment))
 
-    async def _run_graph(self) -> list[BaseMessage]:
-        context = self.session.context
-        assert context is not None
-        prior = from_dicts(context.window)
-        state: dict[str, Any] = {"messages": prior + from_dicts(self.input_messages)}
-        config = cast(
-            RunnableConfig, {"recursion_limit": DEFAULT_RECURSION_LIMIT, **self.inp.config}
-        )
-        app = self.agent.graph.compile()
-        workflow.set_current_details("answering")
-        async for mode, chunk in app.astream(state, config=config, stream_mode=GRAPH_STREAM_MODES):
-            if mode == "values":
-                state = cast(dict[str, Any], chunk)
-                self.session.outbox.add("values", values_event(self.inp, context, state))
-            else:
-                self.session.outbox.add(mode, graph_event(chunk))
-        # What the graph added beyond the thread so far and this turn's input.
-        known = {m.id for m in prior} | {m["id"] for m in self.input_messages}
-        return [m for m in state["messages"] if m.id not in known]
+    def _limits(self) -> Any:
+        return self.session.policy.limits
 
-    async def _settle(self, graph: asyncio.Task[list[BaseMessage]] | None) -> Settled:
-        new: list[BaseMessage] = []
-        error: BaseException | None = None
-        if graph is not None:
+    async def _within_deadline(self, segment: asyncio.Task[Pause | None]) -> None:
+        """The turn's active time is bounded (limits.deadline_seconds): past it, the turn
+        ends like a stop that keeps the partial answer."""
+        deadline = self._limits().deadline_seconds
+        started = workflow.time()
+        try:
+            if deadline is None:
+                await asyncio.wait({segment})  # neither cancels the graph nor raises its error
+                return
+            remaining = max(deadline - self.active_seconds, 0.001)
             try:
-                new = await self._uninterruptible(graph)
+                await workflow.wait_condition(segment.done, timeout=timedelta(seconds=remaining))
+            except TimeoutError:
+                reason = f"deadline: the turn ran past {deadline:g} s"
+                self.session.begin_stop(StopRequest(actor="chatstop", reason=reason))
+                await asyncio.wait({segment})
+        finally:
+            self.active_seconds += workflow.time() - started
+
+    async def _wait_for_a_person(self, pause: Pause) -> Any:
+        """End this run as paused, wait (durably) for the run that answers, go on under it."""
+        self.paused_once = True
+        paused = TurnOutcome(
+            status="success", turn_status="completed", outcome="paused",
+            interrupts=pause.interrupts,
+        )  # fmt: skip
+        commit = self._with_input(to_dicts(self.session.produced))
+        await finish_turn(self.inp, self.session, paused, commit, record=self.record,
+                          interrupts=_thread_interrupts(pause))  # fmt: skip
+        await tell_parent_paused(self.session.run_id, pause.interrupts)
+        workflow.upsert_search_attributes([TURN_STATUS.value_set("awaiting_approval")])
+        workflow.set_current_details(pause_details(pause))
+        timeout = timedelta(seconds=self._limits().approval_timeout_seconds)
+        try:
+            await workflow.wait_condition(lambda: self.resumed is not None, timeout=timeout)
+        except TimeoutError:
+            return _EXPIRED
+        resume, self.resumed = self.resumed, None
+        assert resume is not None
+        self.session.run_id, self.record = resume.run_id, resume.record
+        await start_run(resume.record)
+        workflow.upsert_search_attributes([TURN_STATUS.value_set("running")])
+        workflow.logger.info("resumed by %s in run %s", resume.actor, resume.run_id)
+        return GraphRunner.resume(resume.value)
+
+    async def _settle(self, segment: asyncio.Task[Pause | None] | None) -> Settled:
+        error: BaseException | None = None
+        if segment is not None:
+            try:
+                await self._uninterruptible(segment)
             except TurnStopped:
                 pass
             except Exception as err:  # the turn failed; it still ends in one clear state
                 error = err
         stop = self.session.stop
+        if stop is not None and stop.action == "rollback":
+            settled = await self._uninterruptible(rolled_back(self.session, self.agent, stop))
+            if self.paused_once:  # the pause committed the turn so far: take it back out
+                committed = self._with_input(to_dicts(self.session.produced))
+                settled = replace(settled, commit=[removal(m["id"]) for m in committed])
+            return settled
         if stop is not None:
-            if stop.action == "rollback":
-                return await self._roll_back(stop)
-            return self._keep(stop)
+            return kept(self.session, stop, self._with_input)
         if error is not None:
-            return self._fail(error)
+            return failed(self.session, error, self._with_input)
         outcome = TurnOutcome(status="success", turn_status="completed", outcome="completed")
-        return Settled(outcome=outcome, commit=self._with_input(to_dicts(new)))
+        return Settled(outcome=outcome, commit=self._with_input(to_dicts(self._new_messages())))
 
-    def _keep(self, stop: StopRequest) -> Settled:
-        marker = {
-            "stopped": True,
-            "finish_reason": "stopped",
-            "stop_reason": stop.reason,
-            "stopped_by": stop.actor,
-        }
-        messages, kept = kept_messages(self.session, marker)
-        outcome = TurnOutcome(
-            status="interrupted", turn_status="stopped", outcome="interrupted", stop=stop, kept=kept
-        )
-        return Settled(outcome=outcome, commit=self._with_input(to_dicts(messages)))
-
-    async def _roll_back(self, stop: StopRequest) -> Settled:
-        compensable = {t.name for t in self.agent.tools if t.compensator is not None}
-        workflow.set_current_details(f"rolling back, as {stop.actor} asked")
-        report = await self._uninterruptible(roll_back(self.session, compensable))
-        # Nothing is committed: the thread stays exactly at its pre-turn checkpoint.
-        if report.not_undone:
-            outcome = TurnOutcome(
-                status="error",
-                turn_status="error",
-                outcome="rollback_failed",
-                stop=stop,
-                undone=report.undone,
-                not_undone=report.not_undone,
-                error="could not undo: " + "; ".join(report.not_undone),
-            )
-        else:
-            outcome = TurnOutcome(
-                status="interrupted",
-                turn_status="rolled_back",
-                outcome="rolled_back",
-                stop=stop,
-                undone=report.undone,
-            )
-        return Settled(outcome=outcome, commit=None)
-
-    def _fail(self, error: BaseException) -> Settled:
-        cause = describe_error(error)
-        self.session.outbox.add("error", {"error": type(error).__name__, "message": cause})
-        marker = {"finish_reason": "error", "error": cause}
-        messages, kept = kept_messages(self.session, marker, why="the turn failed")
-        outcome = TurnOutcome(
-            status="error", turn_status="error", outcome="error", error=cause, kept=kept
-        )
-        return Settled(outcome=outcome, commit=self._with_input(to_dicts(messages)))
+    def _new_messages(self) -> list[BaseMessage]:
+        """What the graph added beyond the thread so far and this turn's input."""
+        assert self.runner is not None and self.session.context is not None
+        known = {m.get("id") for m in self.session.context.window}
+        known |= {m["id"] for m in self.input_messages}
+        return [m for m in self.runner.messages() if m.id not in known]
 
     def _with_input(self, turn_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [*self.input_messages, *turn_messages]
@@ -173,9 +187,20 @@ class TurnWorkflow:
         context = self.session.context
         if context is not None and outcome.turn_status != "completed":
             # What the thread holds now, for clients that follow `values`.
-            kept = from_dicts(context.window + (settled.commit or []))
-            self.session.outbox.add("values", values_event(self.inp, context, {"messages": kept}))
-        await self._uninterruptible(finish_turn(self.inp, self.session, outcome, settled.commit))
+            added = [] if outcome.turn_status == "rolled_back" else settled.commit or []
+            kept_now = from_dicts(context.window + added)
+            values = values_event(self.inp, context, {"messages": kept_now})
+            self.session.outbox.add("values", values)
+        await self._uninterruptible(
+            finish_turn(
+                self.inp,
+                self.session,
+                outcome,
+                settled.commit,
+                record=self.record,
+                reopen=self.paused_once,
+            )  # fmt: skip
+        )
         attributes = [TURN_STATUS.value_set(outcome.turn_status)]
         if outcome.stop is not None:  # who stopped it, searchable: StoppedBy="alice"
             attributes.append(STOPPED_BY.value_set(outcome.stop.actor))
@@ -192,6 +217,17 @@ class TurnWorkflow:
                 return await asyncio.shield(task)
             except asyncio.CancelledError:
                 workflow.logger.info("stop arrived after the turn settled; it has no effect")
+
+
+_EXPIRED = object()
+"""The pause's approval timeout fired before anyone answered."""
+
+
+def _thread_interrupts(pause: Pause) -> list[dict[str, Any]]:
+    """The thread's pending interrupts, with the task that raised each (for `interrupts`
+    keyed by task id and `tasks[].interrupts`, as the Agent Server shows them)."""
+    pending = [{**i, "task_id": pause.task_ids.get(i["id"], "")} for i in pause.interrupts]
+    return pending or [{"value": None, "id": "", "task_id": "", "next": pause.next}]
 
 
 def _fresh_ids(

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import (
         BeginTurnInput,
         FinishInput,
+        Paused,
         ThreadContext,
         TurnInput,
         TurnOutcome,
@@ -50,20 +51,27 @@ async def finish_turn(
     session: TurnSession,
     outcome: TurnOutcome,
     commit: list[dict[str, Any]] | None,
+    *,
+    record: dict[str, Any],
+    interrupts: list[dict[str, Any]] | None = None,
+    reopen: bool = False,
 ) -> str | None:
+    """End the run the turn serves now (or pause it, with `interrupts`)."""
     context = session.context
     outbox = session.outbox.pending()
     checkpoint_id: str | None = await workflow.execute_activity_method(
         TurnActivities.finish_turn,
         FinishInput(
             thread_id=inp.thread_id,
-            run_id=inp.run_id,
+            run_id=session.run_id,
             outcome=outcome,
             commit=commit,
             checkpoint_id=inp.checkpoint_id and (context.checkpoint_id if context else None),
             outbox=outbox,
             end=end_event(outcome),
-            record=inp.record,
+            record=record,
+            interrupts=interrupts or [],
+            reopen=reopen,
         ),
         start_to_close_timeout=timedelta(seconds=60),
         retry_policy=RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(seconds=10)),
@@ -71,3 +79,23 @@ async def finish_turn(
     )
     session.outbox.delivered(outbox)
     return checkpoint_id
+
+
+async def start_run(record: dict[str, Any]) -> None:
+    """A resumed turn serves a new run: mark it running."""
+    await workflow.execute_activity_method(
+        TurnActivities.start_run,
+        record,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
+        summary=f"resume as run {record.get('run_id', '?')}",
+    )
+
+
+async def tell_parent_paused(run_id: str, interrupts: list[dict[str, Any]]) -> None:
+    """The thread workflow marks the thread `interrupted` (a turn started alone has none)."""
+    parent = workflow.info().parent
+    if parent is None:
+        return
+    handle = workflow.get_external_workflow_handle(parent.workflow_id)
+    await handle.signal("turn_paused", Paused(run_id=run_id, interrupts=interrupts))

@@ -25,10 +25,27 @@ def describe_error(err: BaseException) -> str:
     return str(getattr(cause, "message", None) or err)
 
 
+def pause_details(pause: Any) -> str:
+    """While the turn waits: what for (the Web UI's list shows it)."""
+    names = [
+        request.get("name", "?")
+        for interrupt in pause.interrupts
+        if isinstance(interrupt.get("value"), dict)
+        for request in interrupt["value"].get("action_requests", [])
+    ]
+    if names:
+        return "waiting for approval of " + ", ".join(names)
+    return "waiting for a person (" + ", ".join(pause.next) + ")"
+
+
 def details_for(outcome: TurnOutcome) -> str:
     """The line the Web UI shows for the turn (its current details) once it has ended."""
     stop = outcome.stop
-    who = f"{stop.actor}" if stop is not None else ""
+    who = (
+        f"{stop.actor} ({stop.reason})"
+        if stop is not None and stop.actor == "chatstop"
+        else (stop.actor if stop is not None else "")
+    )
     if outcome.outcome == "completed":
         return "completed"
     if outcome.outcome == "interrupted":
@@ -37,6 +54,8 @@ def details_for(outcome: TurnOutcome) -> str:
     if outcome.outcome == "rolled_back":
         undone = len(outcome.undone)
         return f"rolled back by {who}: undid {undone} call{'s' if undone != 1 else ''}"
+    if outcome.outcome == "approval_expired":
+        return f"ended: {outcome.error}; the pending calls were rejected"
     if outcome.outcome == "rollback_failed":
         return f"rollback by {who} failed: {outcome.error}"
     return f"failed: {outcome.error}"

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langgraph.types import interrupt
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -24,9 +25,11 @@ from core.contracts import (
     ToolCallInput,
     ToolCallResult,
     TurnInput,
+    TurnLimits,
 )
 from core.live import HistoryRef
 from core.messages import from_dict, to_dicts
+from workflows.approvals import EDIT_NOTICE, Verdict, gated, hitl_request, verdicts
 from workflows.calls import call_metadata, model_activity, partial_activity, tool_activity
 from workflows.outbox import Outbox
 from workflows.stopping import TurnStopped
@@ -45,11 +48,27 @@ class ToolCallRecord:
     idempotency_key: str
     state: ToolState = "not_run"
     result: ToolCallResult | None = None
+    edited: bool = False
+    """A reviewer changed the arguments before it ran (they are `args` now)."""
+
+
+@dataclass(frozen=True)
+class ToolPolicy:
+    """What the turn knows about its agent's tools and limits."""
+
+    schemas: list[dict[str, Any]]
+    system_prompt: str = ""
+    needs_approval: dict[str, bool] | None = None
+    descriptions: dict[str, str] | None = None
+    limits: TurnLimits = TurnLimits()
 
 
 class TurnSession:
-    def __init__(self, inp: TurnInput, tool_schemas: list[dict[str, Any]], system_prompt: str):
+    def __init__(self, inp: TurnInput, policy: ToolPolicy):
         self.inp = inp
+        self.run_id = inp.run_id
+        """The run the turn works for now: a resume moves a paused turn to a new run."""
+        self.policy = policy
         self.stop: StopRequest | None = None
         self.produced: list[BaseMessage] = []
         self.partial_answer: AIMessage | None = None
@@ -57,8 +76,6 @@ class TurnSession:
         self.started_tools: list[str] = []
         self.outbox = Outbox()
         self.context: ThreadContext | None = None
-        self._tool_schemas = tool_schemas
-        self._system_prompt = system_prompt
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._model_calls = 0
 
@@ -73,6 +90,13 @@ class TurnSession:
 
     def _ensure_running(self) -> None:
         if self.stop is not None:
+            raise TurnStopped()
+
+    def _spend(self, what: str, used: int, more: int, limit: int | None) -> None:
+        """Step budget: past it, the turn ends like a stop that keeps the partial state."""
+        if limit is not None and used + more > limit:
+            reason = f"budget exhausted: at most {limit} {what} per turn"
+            self.begin_stop(StopRequest(action="interrupt", actor="chatstop", reason=reason))
             raise TurnStopped()
 
     async def _await(self, handle: asyncio.Task[Any]) -> Any:
@@ -103,9 +127,11 @@ class TurnSession:
 
     async def call_model(self, messages: list[BaseMessage], *, node: str) -> AIMessage:
         self._ensure_running()
+        self._spend("model calls", self._model_calls, 1, self.policy.limits.max_model_calls)
         self._model_calls += 1
-        if self._system_prompt and not isinstance(messages[0], SystemMessage):
-            messages = [SystemMessage(content=self._system_prompt, id="system"), *messages]
+        prompt = self.policy.system_prompt
+        if prompt and not isinstance(messages[0], SystemMessage):
+            messages = [SystemMessage(content=prompt, id="system"), *messages]
         call = self._model_input(messages, node)
         handle = model_activity(call, self.inp)
         result: ModelCallResult | None = await self._await(handle)
@@ -133,14 +159,14 @@ class TurnSession:
         base, rest = self._split_known_history(messages)
         return ModelCallInput(
             thread_id=self.inp.thread_id,
-            run_id=self.inp.run_id,
+            run_id=self.run_id,
             message_id=f"ai-{self.inp.run_id}-{self._model_calls}",
             messages=to_dicts(rest),
             base=base,
-            tools=self._tool_schemas,
+            tools=self.policy.schemas,
             model_name=self.inp.model_name,
             node=node,
-            stream_metadata=call_metadata(self.inp, node, model=self.inp.model_name),
+            stream_metadata=call_metadata(self.inp, self.run_id, node, model=self.inp.model_name),
             outbox=self.outbox.pending(),
         )
 
@@ -169,16 +195,28 @@ class TurnSession:
         """The call was stopped but its result is lost (its worker died): what the client saw
         of it is on the broker."""
         text: str = await partial_activity(
-            PartialAnswerInput(run_id=self.inp.run_id, message_id=message_id)
+            PartialAnswerInput(run_id=self.run_id, message_id=message_id)
         )
         return AIMessage(content=text, id=message_id) if text else None
 
     # --- tools ----------------------------------------------------------------------------
 
     async def call_tools(self, message: AIMessage) -> list[ToolMessage]:
+        self._ensure_running()
+        review = gated(message.tool_calls, self.policy.needs_approval or {})
+        answered: dict[str, ToolMessage] = {}
+        if review:
+            # Pauses the turn (a LangGraph interrupt) until a person decides; the node runs
+            # again on resume, and this time interrupt() returns the decisions.
+            decisions = interrupt(hitl_request(review, self.policy.descriptions or {}))
+            for verdict in verdicts(review, decisions):
+                self._apply(verdict, answered)
+        to_run = [tc["id"] or "" for tc in message.tool_calls if tc["id"] not in answered]
+        used = len(self.started_tools)
+        self._spend("tool calls", used, len(to_run), self.policy.limits.max_tool_calls)
         outbox = self.outbox.pending()
         results = await asyncio.gather(
-            *(self._call_tool(tc["id"] or "", outbox) for tc in message.tool_calls),
+            *(self._call_tool(call_id, outbox) for call_id in to_run),
             return_exceptions=True,
         )
         for result in results:
@@ -187,7 +225,20 @@ class TurnSession:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        return [r for r in results if isinstance(r, ToolMessage)]
+        ran = {r.tool_call_id: r for r in results if isinstance(r, ToolMessage)}
+        return [answered.get(tc["id"] or "") or ran[tc["id"] or ""] for tc in message.tool_calls]
+
+    def _apply(self, verdict: Verdict, answered: dict[str, ToolMessage]) -> None:
+        call_id = verdict.call["id"] or ""
+        record = self.tool_calls[call_id]
+        if verdict.run:
+            record.args, record.edited = verdict.args, verdict.edited
+            return
+        assert verdict.answer is not None
+        verdict.answer.id = f"tool-{self.inp.run_id}-{call_id}"
+        record.state = "done"
+        answered[call_id] = verdict.answer
+        self.produced.append(verdict.answer)
 
     async def _call_tool(self, call_id: str, outbox: list[Any]) -> ToolMessage:
         record = self.tool_calls[call_id]
@@ -197,13 +248,13 @@ class TurnSession:
         message_id = f"tool-{self.inp.run_id}-{call_id}"
         call = ToolCallInput(
             thread_id=self.inp.thread_id,
-            run_id=self.inp.run_id,
+            run_id=self.run_id,
             tool_call_id=call_id,
             name=record.name,
             args=record.args,
             idempotency_key=record.idempotency_key,
             message_id=message_id,
-            stream_metadata=call_metadata(self.inp, "tools"),
+            stream_metadata=call_metadata(self.inp, self.run_id, "tools"),
             outbox=outbox,
         )
         result: ToolCallResult | None = await self._await(tool_activity(call, self.inp))
@@ -216,7 +267,7 @@ class TurnSession:
             raise TurnStopped()
         record.state = "done" if result.status == "success" else "error"
         tool_message = ToolMessage(
-            content=result.content,
+            content=(EDIT_NOTICE if record.edited else "") + result.content,
             tool_call_id=call_id,
             name=record.name,
             id=message_id,
