@@ -26,7 +26,7 @@ from tests.fixtures.nats import NatsServer, settings_for
 
 SEARCH_ATTRIBUTES = (SA_THREAD_ID, SA_USER_ID, SA_TURN_STATUS, SA_STOPPED_BY)
 
-pytest_plugins = ["tests.e2e.conftest_js", "tests.fixtures.nats"]
+pytest_plugins = ["tests.e2e.conftest_js", "tests.fixtures.nats", "tests.fixtures.postgres"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

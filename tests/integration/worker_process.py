@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import REPO_ROOT, Settings
-from devstack.readiness import wait_for_worker
+from devstack.readiness import wait_for_http, wait_for_worker
 from tests.support import TEST_GRAPHS
 
 STARTUP_SECONDS = 60.0
@@ -59,6 +59,35 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+@dataclass
+class ApiProcess:
+    proc: asyncio.subprocess.Process
+    url: str
+    log: Path
+
+    async def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        await self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def api_process(settings: Settings, log: Path, port: int) -> AsyncIterator[ApiProcess]:
+    """`python -m api` on `port`, answering /ok before this returns."""
+    env = settings_env(settings, CHATSTOP_API__PORT=str(port), CHATSTOP_API__HOST="127.0.0.1")
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api", cwd=REPO_ROOT, env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+        )  # fmt: skip
+    api = ApiProcess(proc, f"http://127.0.0.1:{port}", log)
+    try:
+        await wait_for_http(f"{api.url}/ok", what="API process", within=STARTUP_SECONDS)
+        yield api
+    finally:
+        await api.kill()
 
 
 @contextlib.asynccontextmanager
