@@ -222,8 +222,14 @@ async def running_rig(
 
 
 def history_activity_names(events: list[Any]) -> list[str]:
-    return [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in events
-        if e.HasField("activity_task_scheduled_event_attributes")
-    ]
+    """Activities in the order the history records them, local ones (markers) included."""
+    names = []
+    for e in events:
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            names.append(e.activity_task_scheduled_event_attributes.activity_type.name)
+        elif e.HasField("marker_recorded_event_attributes"):
+            attrs = e.marker_recorded_event_attributes
+            if attrs.marker_name == "core_local_activity":
+                data = orjson.loads(attrs.details["data"].payloads[0].data)
+                names.append(data["activity_type"])
+    return names

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.model import ModelActivities
@@ -78,14 +78,17 @@ def build_worker(
     turns = TurnActivities(stores.threads, stores.records, stores.broker)
     threads = ThreadActivities(stores.records, stores.broker, client)
     throttle = timedelta(milliseconds=settings.heartbeat.throttle_ms)
-    runner = SandboxedWorkflowRunner(
+    runner: WorkflowRunner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
     )
+    if not settings.worker.sandbox:
+        runner = UnsandboxedWorkflowRunner()
+    role = settings.worker.role
     worker = Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
-        workflows=[ThreadWorkflow, TurnWorkflow],
-        activities=[
+        workflows=[ThreadWorkflow, TurnWorkflow] if role in ("all", "workflows") else [],
+        activities=[] if role == "workflows" else [
             model.call_model,
             tools.run_tool,
             tools.compensate_tool,
@@ -101,6 +104,7 @@ def build_worker(
         # fallback Stop when the broker is down, so the throttle bounds that fallback.
         max_heartbeat_throttle_interval=throttle,
         default_heartbeat_throttle_interval=throttle,
-        max_concurrent_activities=200,
+        max_concurrent_activities=settings.worker.max_concurrent_activities,
+        max_concurrent_workflow_task_polls=settings.worker.workflow_task_pollers,
     )
     return AssembledWorker(worker=worker, tools=tools)

@@ -1,4 +1,10 @@
-"""The turn's first and last activities: load the thread's window, and finish the run."""
+"""The turn's first and last activities: load the thread's window, and finish the run.
+
+Both are local activities: they run in the worker that runs the workflow, without a round
+trip through the task queue, so a turn reaches its first model call in one workflow task and
+its `end` one dispatch sooner after a Stop (measured with 20 turns starting at once). They
+are still recorded (a marker in the history) and retried like any activity.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ if TYPE_CHECKING:
 
 
 async def begin_turn(inp: TurnInput) -> ThreadContext:
-    return await workflow.execute_activity_method(
+    return await workflow.execute_local_activity_method(
         TurnActivities.begin_turn,
         BeginTurnInput(
             thread_id=inp.thread_id,
@@ -59,7 +65,7 @@ async def finish_turn(
     """End the run the turn serves now (or pause it, with `interrupts`)."""
     context = session.context
     outbox = session.outbox.pending()
-    checkpoint_id: str | None = await workflow.execute_activity_method(
+    checkpoint_id: str | None = await workflow.execute_local_activity_method(
         TurnActivities.finish_turn,
         FinishInput(
             thread_id=inp.thread_id,
@@ -83,7 +89,7 @@ async def finish_turn(
 
 async def start_run(record: dict[str, Any]) -> None:
     """A resumed turn serves a new run: mark it running."""
-    await workflow.execute_activity_method(
+    await workflow.execute_local_activity_method(
         TurnActivities.start_run,
         record,
         start_to_close_timeout=timedelta(seconds=30),
