@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.tools import ToolActivities
@@ -81,10 +82,19 @@ class TurnRig:
         sees no work, and a running activity is not work to it: a streaming call would hit
         its heartbeat timeout. So time skips only when asked (retry backoffs, no activity
         streaming)."""
-        if skip_time or self.env is None:
-            return await handle.result()
-        with self.env.auto_time_skipping_disabled():
-            return await handle.result()
+        try:
+            if skip_time or self.env is None:
+                return await handle.result()
+            with self.env.auto_time_skipping_disabled():
+                return await handle.result()
+        except WorkflowFailureError as err:
+            if not isinstance(err.cause, CancelledError):
+                raise
+        # A stopped turn ends as Canceled: its outcome is in its run's record.
+        thread_id, run_id = handle.id.split(":")[1:]
+        run = await self.stores.records.get_run(thread_id, run_id)
+        assert run is not None and run.turn_outcome is not None, f"no outcome for {handle.id}"
+        return run.turn_outcome
 
     async def start(
         self,

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
@@ -127,7 +127,10 @@ class ThreadWorkflow:
                 self.stop_deadline = float("inf")  # terminated: now just wait for the end
         try:
             done.result()
-        except ChildWorkflowError as err:  # failed or terminated: its own finish never ran
+        except ChildWorkflowError as err:
+            if isinstance(err.cause, CancelledError) and not terminated:
+                return  # stopped: it recorded its own end before it ended as Canceled
+            # Failed or terminated: its own finish never ran.
             why = f"the turn was terminated: {terminated}" if terminated else _child_error(err)
             await self._end(request, "error", _failure(why))
 

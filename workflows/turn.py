@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from langchain_core.messages import BaseMessage
@@ -95,7 +96,12 @@ class TurnWorkflow:
                 segment = None
         except asyncio.CancelledError:
             self.session.begin_stop(StopRequest.from_cancel_reason(workflow.cancellation_reason()))
-        return await self._finish(await self._settle(segment))
+        outcome = await self._finish(await self._settle(segment))
+        if workflow.cancellation_reason() is not None:
+            # A turn someone stopped ends as Canceled, so Temporal's own lists say so; how it
+            # ended (kept, undone, by whom) is in its record, its details and TurnStatus.
+            raise CancelledError(details_for(outcome))
+        return outcome
 
     def _limits(self) -> Any:
         return self.session.policy.limits

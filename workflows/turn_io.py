@@ -1,9 +1,12 @@
 """The turn's first and last activities: load the thread's window, and finish the run.
 
-Both are local activities: they run in the worker that runs the workflow, without a round
-trip through the task queue, so a turn reaches its first model call in one workflow task and
-its `end` one dispatch sooner after a Stop (measured with 20 turns starting at once). They
-are still recorded (a marker in the history) and retried like any activity.
+Loading (and marking a run running) is a local activity: it runs in the worker that runs
+the workflow, without a round trip through the task queue, so a turn reaches its first model
+call in one workflow task. It may run twice (a local activity inside a workflow task that
+the server then rejects is run again), which is harmless: it only reads, and marks.
+Finishing is a regular activity for the opposite reason: it commits and announces the end,
+so it must run only once the decision to finish is in the history. (Measured: as a local
+activity, a stop racing the end committed a kept answer for a turn recorded as completed.)
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ async def finish_turn(
     """End the run the turn serves now (or pause it, with `interrupts`)."""
     context = session.context
     outbox = session.outbox.pending()
-    checkpoint_id: str | None = await workflow.execute_local_activity_method(
+    checkpoint_id: str | None = await workflow.execute_activity_method(
         TurnActivities.finish_turn,
         FinishInput(
             thread_id=inp.thread_id,

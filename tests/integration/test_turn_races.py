@@ -32,7 +32,7 @@ async def test_stop_racing_completion_has_exactly_one_outcome(
         # If the run had already closed the cancel is refused: then it completed.
         with contextlib.suppress(RPCError):
             await rig.stop(handle)
-        outcome = await handle.result()
+        outcome = await rig.outcome(handle)
         outcomes.add(outcome.status)
         end = [e async for e in rig.events(handle)][-1]
         assert end.kind == "end" and end.data["status"] == outcome.status
@@ -40,7 +40,7 @@ async def test_stop_racing_completion_has_exactly_one_outcome(
         answer = (await rig.store.messages(thread))[-1]
         assert answer["type"] == "ai"
         stopped = answer["response_metadata"].get("stopped") is True
-        assert stopped == (outcome.status == "interrupted")
+        assert stopped == (outcome.status == "interrupted"), (outcome, answer, after_events)
         if outcome.status == "success":
             assert len(answer["content"].split()) == 4
     assert outcomes == {"success", "interrupted"}  # both sides of the race were exercised

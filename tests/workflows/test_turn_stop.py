@@ -7,12 +7,13 @@ import contextlib
 import json
 import uuid
 
+import temporalio.api.sdk.v1
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError
 
 from core.contracts import SA_TURN_STATUS
-from tests.support import LiveEvent, TurnRig, running_rig, token_texts
+from tests.support import LiveEvent, TurnRig, history_activity_names, running_rig, token_texts
 from workflows.compensation import STOPPED_WHILE_RUNNING
 
 
@@ -153,6 +154,30 @@ async def test_plain_temporal_cancel_is_an_interrupt(rig: TurnRig, marker: str) 
     assert outcome.status == "interrupted" and outcome.stop is not None
     assert outcome.stop.action == "interrupt" and outcome.stop.actor == "temporal"
     description = await handle.describe()
-    assert description.status == WorkflowExecutionStatus.COMPLETED
+    assert description.status == WorkflowExecutionStatus.CANCELED  # listed as what it was
     status = description.typed_search_attributes.get(SearchAttributeKey.for_keyword(SA_TURN_STATUS))
     assert status == "stopped"
+
+
+async def test_the_history_reads_like_the_turn_with_no_per_token_events(
+    rig: TurnRig, marker: str
+) -> None:
+    """300 tokens and a stop: the history holds the calls and the stop, not the stream."""
+    handle = await rig.start(f"[tokens=2000][pace=5] {marker}", thread_id=str(uuid.uuid4()))
+    await _nth_token(rig, handle, 300)
+    await rig.stop(handle, reason="long enough")
+    await rig.outcome(handle)
+    events = [e async for e in handle.fetch_history_events()]
+
+    assert len(events) <= 40, [e.event_type for e in events]
+    kinds = {e.WhichOneof("attributes") for e in events}
+    assert not kinds & {
+        "workflow_execution_signaled_event_attributes",
+        "workflow_execution_update_accepted_event_attributes",
+    }
+    assert history_activity_names(events) == ["begin_turn", "call_model", "finish_turn"]
+    # The Web UI's "current details": what happened, at a glance.
+    metadata = await handle.query(
+        "__temporal_workflow_metadata", result_type=temporalio.api.sdk.v1.WorkflowMetadata
+    )
+    assert metadata.current_details.startswith("stopped by tester: kept partial answer (")
