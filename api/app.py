@@ -18,6 +18,7 @@ from api.assistants import AssistantCatalog
 from api.auth import build_authenticator
 from api.deps import Services, get_caller
 from api.http_errors import install_error_handling
+from api.openapi import install_links
 from api.routes import assistants, cancel, health, page, runs, threads
 from api.routes.page import STATIC_DIR
 from api.runs_service import RunsService
@@ -71,6 +72,7 @@ def create_app(
     for module in (assistants, threads, runs, cancel):
         app.include_router(module.router, dependencies=[Depends(get_caller)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    install_links(app)
     return app
 
 
@@ -115,7 +117,7 @@ def _services(
 ) -> Services:
     catalog = AssistantCatalog(settings)
     notices = StopNotices(broker)
-    runs_service = RunsService(settings, records, gateway, notices, catalog)
+    runs_service = RunsService(settings, records, gateway, notices, catalog, thread_store)
     return Services(
         settings=settings,
         assistants=catalog,

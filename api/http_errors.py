@@ -8,6 +8,7 @@ anything unexpected is logged here and answered with a 500 that names the reques
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -61,8 +62,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', 'invalid')}"
         for error in errors
     )
+    # Not the offending `input` back: it can be the whole body, or hold what JSON cannot
+    # carry (NaN), which would turn a 422 into a 500.
+    brief = [
+        {"loc": jsonable_encoder(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type")}
+        for e in errors
+    ]
     return JSONResponse(
-        {"detail": f"Invalid request: {detail}", "errors": jsonable_encoder(errors)},
+        {"detail": f"Invalid request: {detail}", "errors": brief},
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
     )
 
@@ -77,7 +84,9 @@ async def _rpc_error(request: Request, exc: Exception) -> JSONResponse:
 
 class BodyLimitMiddleware:
     """413 for a request body over limits.max_body_bytes, before anything parses it: by its
-    Content-Length when it has one, else by counting as it arrives."""
+    Content-Length when it has one (the server holds the body to it), else by reading the
+    body first, up to the limit. Refusing while the app reads cannot work: FastAPI turns
+    any error raised as it reads a body into a 400."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -88,23 +97,32 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+        if length is not None and length.isdigit():
+            if int(length) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        received, too_large = await self._read(receive)
+        if too_large:
             await self._refuse(scope, receive, send)
             return
-        seen = 0
+        await self.app(scope, _replay(received, receive), send)
 
-        async def counting_receive() -> Message:
-            nonlocal seen
+    async def _read(self, receive: Receive) -> tuple[list[Message], bool]:
+        """The body's messages, and whether they went over the limit."""
+        received: list[Message] = []
+        seen = 0
+        while True:
             message = await receive()
+            received.append(message)
+            if message["type"] != "http.request":  # the client went away
+                return received, False
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge()
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
+                return received, True
+            if not message.get("more_body", False):
+                return received, False
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"Request body over {self.max_bytes} bytes (limits.max_body_bytes)"
@@ -112,8 +130,14 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(received: list[Message], receive: Receive) -> Receive:
+    """The body as it was read, then the live channel (a disconnect, for a stream)."""
+    pending = deque(received)
+
+    async def replayed() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return replayed
 
 
 class UnexpectedErrorMiddleware:

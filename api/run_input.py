@@ -15,14 +15,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.errors import InvalidInputError, PayloadTooLargeError
-from api.schemas import RunCreate
+from api.schemas import STREAM_MODES, RunCreate
 from core.contracts import Message, turn_workflow_id
 from core.messages import from_dict, text_of
 from core.settings import LimitSettings
 from stores.records import RunRecord, utc_now
 
 DEFAULT_STREAM_MODES: tuple[str, ...] = ("values",)
-SERVED_STREAM_MODES: tuple[str, ...] = ("values", "updates", "messages-tuple", "custom")
+SERVED_STREAM_MODES = STREAM_MODES
 ALL_STREAM_MODES = SERVED_STREAM_MODES
 _HUMAN_KINDS = ("user", "human")
 PREVIEW_CHARS = 200
@@ -37,7 +37,21 @@ def normalize_input(raw: Any) -> list[Message]:
             'input.messages must be a non-empty list, e.g. {"messages": '
             '[{"role": "user", "content": "hello"}]}'
         )
-    return [normalize_message(message, index) for index, message in enumerate(messages)]
+    normalized = [normalize_message(message, index) for index, message in enumerate(messages)]
+    _refuse_repeated_ids(normalized)
+    return normalized
+
+
+def _refuse_repeated_ids(messages: list[Message]) -> None:
+    """Messages merge by id: a repeated id would silently drop the earlier message."""
+    first: dict[str, int] = {}
+    for index, message in enumerate(messages):
+        earlier = first.setdefault(message["id"], index)
+        if earlier != index:
+            raise InvalidInputError(
+                f"input.messages[{index}].id {message['id']!r} repeats input.messages"
+                f"[{earlier}].id; each message needs its own id"
+            )
 
 
 def normalize_message(raw: Any, index: int) -> Message:
@@ -71,7 +85,9 @@ def _check_parts(parts: list[Any], where: str) -> None:
         at = f"{where}.content[{index}]"
         if not isinstance(part, dict) or not isinstance(part.get("type"), str):
             raise InvalidInputError(f"{at} must be an object with a string `type`")
-        if part["type"] == "text" and not isinstance(part.get("text"), str):
+        # Any part's `text` is read as text (previews, the empty check, the model's prompt).
+        wants_text = part["type"] == "text" or "text" in part
+        if wants_text and not isinstance(part.get("text"), str):
             raise InvalidInputError(f"{at}.text must be a string")
 
 

@@ -13,7 +13,8 @@ import logging
 from dataclasses import asdict
 
 from api.assistants import AssistantCatalog
-from api.errors import ConflictError, InvalidInputError, NotFoundError
+from api.errors import ConflictError, InvalidInputError, NotFoundError, TemporalUnavailableError
+from api.message_ids import chosen_ids, refuse_taken_ids
 from api.run_input import idempotent_run_id, new_run_record, preview_text
 from api.run_waiter import RunWaiter
 from api.schemas import BulkCancel, RunCreate
@@ -24,6 +25,7 @@ from core.settings import Settings
 from core.thread_contracts import RunRequest
 from stores.record_store import RecordStore
 from stores.records import RunRecord
+from stores.thread_store import ThreadStore
 
 logger = logging.getLogger(__name__)
 SUMMARY_CHARS = 80
@@ -37,8 +39,10 @@ class RunsService:
         gateway: TemporalGateway,
         notices: StopNotices,
         assistants: AssistantCatalog,
+        thread_store: ThreadStore,
     ) -> None:
         self._settings = settings
+        self._thread_store = thread_store
         self.records = records
         self._records = records
         self._gateway = gateway
@@ -72,6 +76,7 @@ class RunsService:
         existing = await self._records.get_run(thread_id, run.run_id)
         if existing is not None:  # the same Idempotency-Key again: the same run
             return existing
+        await refuse_taken_ids(self._thread_store, thread_id, chosen_ids(body.input))
         admission = await self._gateway.submit_run(
             run_request(self._settings, run, graph_ref), caller
         )
@@ -112,7 +117,16 @@ class RunsService:
     async def _stop(self, run: RunRecord, stop: StopRequest) -> RunRecord:
         if not run.active:
             raise ConflictError(ended_detail(run))
+        first = run.stop is None
         standing = StopRequest(**await self._records.request_stop(run, asdict(stop)))
+        try:
+            return await self._deliver(run, stop, standing)
+        except TemporalUnavailableError:
+            if first and standing == stop:
+                await self._records.withdraw_stop(run, asdict(stop))
+            raise
+
+    async def _deliver(self, run: RunRecord, stop: StopRequest, standing: StopRequest) -> RunRecord:
         if standing.action != stop.action:
             raise ConflictError(
                 f"Run {run.run_id} is already being stopped with action '{standing.action}' "

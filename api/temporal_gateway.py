@@ -169,8 +169,11 @@ class TemporalGateway:
             logger.warning("thread %s not told of the stop of %s: %s", thread_id, run_id, exc)
 
     async def close_thread(self, thread_id: str, stop: StopRequest) -> None:
-        """Stop what runs on the thread and end its workflow (the thread is deleted)."""
-        await self._thread_update(thread_id, "close", stop, rpc_timeout=None)
+        """Stop what runs on the thread and end its workflow (the thread is deleted). Waits
+        for the active turn to end, which a turn ignoring its stop does within the grace
+        period (then it is terminated): bounded, never forever."""
+        bound = timedelta(seconds=self._settings.limits.stop_grace_seconds + 30)
+        await self._thread_update(thread_id, "close", stop, rpc_timeout=bound)
 
     async def _thread_update(
         self, thread_id: str, update: str, arg: Any, *, rpc_timeout: timedelta | None = RPC_TIMEOUT

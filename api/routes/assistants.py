@@ -7,18 +7,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from api.deps import AssistantsDep
+from api.openapi import errors
+from api.responses import Assistant, success
 from api.schemas import AssistantSearch
 
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 
-@router.post("/search")
+@router.post(
+    "/search", response_model=None, responses={**success(list[Assistant]), **errors(401, 413, 422)}
+)
 async def search_assistants(
     assistants: AssistantsDep, body: Annotated[AssistantSearch | None, Body()] = None
 ) -> list[dict[str, Any]]:
     return assistants.search(body or AssistantSearch())
 
 
-@router.get("/{assistant_id}")
+@router.get(
+    "/{assistant_id}",
+    response_model=None,
+    responses={**success(Assistant), **errors(401, 404, 422)},
+)
 async def get_assistant(assistant_id: str, assistants: AssistantsDep) -> dict[str, Any]:
     return assistants.get(assistant_id)

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Body, Query, status
 from fastapi.responses import JSONResponse
 
 from api.deps import CallerDep, RunId, RunsDep, ThreadId
+from api.openapi import errors
+from api.responses import Cancelled, Run, success
 from api.schemas import BulkCancel, CancelAction, CancelBody
 from api.views import run_json
 from core.contracts import StopRequest
@@ -21,7 +23,11 @@ router = APIRouter(tags=["runs"])
 
 @router.post(
     "/threads/{thread_id}/runs/{run_id}/cancel",
-    responses={202: {"description": "Stop requested (wait=false)"}, 409: {}},
+    responses={
+        200: {"model": Run, "description": "The run once it has ended (wait=true)"},
+        202: {"model": Run, "description": "Stop requested (wait=false): the run as it is now"},
+        **errors(401, 404, 409, 413, 422, 502, 503),
+    },
 )
 async def cancel_run(
     thread_id: ThreadId,
@@ -42,7 +48,11 @@ async def cancel_run(
     return JSONResponse(run_json(run), status_code=code)
 
 
-@router.post("/runs/cancel")
+@router.post(
+    "/runs/cancel",
+    response_model=None,
+    responses={**success(Cancelled), **errors(401, 413, 422, 502, 503)},
+)
 async def cancel_runs(
     body: BulkCancel,
     runs: RunsDep,

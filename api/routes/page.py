@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.responses import FileResponse
 
 from api.deps import AssistantsDep, SettingsDep, get_caller
+from api.openapi import errors
+from api.responses import PageConfig, success
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -24,7 +26,12 @@ async def index() -> FileResponse:
     return FileResponse(page)
 
 
-@router.get("/chatstop/config", dependencies=[Depends(get_caller)])
+@router.get(
+    "/chatstop/config",
+    dependencies=[Depends(get_caller)],
+    response_model=None,
+    responses={**success(PageConfig), **errors(401)},
+)
 async def page_config(settings: SettingsDep, assistants: AssistantsDep) -> dict[str, Any]:
     return {
         "temporal_ui": f"http://127.0.0.1:{settings.dev_server.ui_port}",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import WithJsonSchema
 
 from api.deps import CallerDep, RunId, RunsDep, ThreadId, ThreadsDep
+from api.openapi import errors, event_stream
+from api.responses import Run, RunValues, success
 from api.run_input import ALL_STREAM_MODES, check_stream_modes, normalize_stream_modes
-from api.schemas import RunCreate
+from api.schemas import STREAM_MODES, RunCreate
 from api.sse import SseMapper, StreamContext
 from api.streaming import RunEventStream, event_stream_response
 from api.views import final_values, run_json
@@ -17,6 +21,12 @@ from core.contracts import StopRequest
 from stores.records import RunRecord
 
 router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
+
+_MODES_QUERY = {"type": "array", "items": {"enum": list(STREAM_MODES)}}
+_CREATE_ERRORS = errors(401, 404, 409, 413, 422, 502, 503)
+_READ_ERRORS = errors(401, 404, 422)
+MAX_EVENT_ID = 2**63 - 1
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 IdempotencyKey = Annotated[
     str | None,
@@ -31,7 +41,7 @@ def _run_location(run: RunRecord) -> dict[str, str]:
     return {"Content-Location": f"/threads/{run.thread_id}/runs/{run.run_id}"}
 
 
-@router.post("")
+@router.post("", responses={**success(Run), **_CREATE_ERRORS})
 async def create_run(
     thread_id: ThreadId,
     body: RunCreate,
@@ -45,7 +55,11 @@ async def create_run(
     return JSONResponse(run_json(run), headers=_run_location(run))
 
 
-@router.post("/stream", response_class=Response)
+@router.post(
+    "/stream",
+    response_class=Response,
+    responses={**event_stream("The run's events, ending with `end`"), **_CREATE_ERRORS},
+)
 async def stream_run(
     request: Request,
     thread_id: ThreadId,
@@ -62,7 +76,7 @@ async def stream_run(
     return _stream(request, runs, run, modes, cancel_on_disconnect=stop)
 
 
-@router.post("/wait")
+@router.post("/wait", responses={**success(RunValues), **_CREATE_ERRORS})
 async def wait_run(
     thread_id: ThreadId,
     body: RunCreate,
@@ -81,7 +95,7 @@ async def wait_run(
     return JSONResponse(values, headers=headers)
 
 
-@router.get("")
+@router.get("", response_model=None, responses={**success(list[Run]), **_READ_ERRORS})
 async def list_runs(
     thread_id: ThreadId,
     runs: RunsDep,
@@ -97,14 +111,14 @@ async def list_runs(
     return [run_json(run) for run in found]
 
 
-@router.get("/{run_id}")
+@router.get("/{run_id}", response_model=None, responses={**success(Run), **_READ_ERRORS})
 async def get_run(
     thread_id: ThreadId, run_id: RunId, runs: RunsDep, caller: CallerDep
 ) -> dict[str, Any]:
     return run_json(await runs.get(thread_id, run_id, caller))
 
 
-@router.get("/{run_id}/join")
+@router.get("/{run_id}/join", response_model=None, responses={**success(RunValues), **_READ_ERRORS})
 async def join_run(
     thread_id: ThreadId, run_id: RunId, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> dict[str, Any]:
@@ -112,14 +126,19 @@ async def join_run(
     return final_values(run, await threads.messages(thread_id))
 
 
-@router.get("/{run_id}/stream", response_class=Response)
+@router.get(
+    "/{run_id}/stream",
+    response_class=Response,
+    responses={**event_stream("The run's events from the start or after Last-Event-ID"),
+               **_READ_ERRORS},
+)  # fmt: skip
 async def join_run_stream(
     request: Request,
     thread_id: ThreadId,
     run_id: RunId,
     runs: RunsDep,
     caller: CallerDep,
-    stream_mode: Annotated[list[str] | None, Query()] = None,
+    stream_mode: Annotated[list[str] | None, Query(), WithJsonSchema(_MODES_QUERY)] = None,
     cancel_on_disconnect: bool = False,
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> Any:
@@ -182,16 +201,20 @@ def _resume_point(last_event_id: str | None) -> int | None:
     text = last_event_id.strip()
     if text == "-1":
         return 0
-    if not text.isdigit():
+    # ASCII digits only (str.isdigit() also takes "²", which int() refuses), and no more
+    # than a broker sequence can be: NATS refuses a start beyond uint64.
+    if not _EVENT_ID.fullmatch(text) or int(text) > MAX_EVENT_ID:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            "Last-Event-ID must be an event id of this stream (an integer >= 0, or -1 for the "
-            f"start), got {last_event_id!r}",
+            f"Last-Event-ID must be an event id of this stream (an integer from 0 to "
+            f"{MAX_EVENT_ID}, or -1 for the start), got {last_event_id!r}",
         )
     return int(text)
 
 
-@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 404, 409, 422)
+)
 async def delete_run(
     thread_id: ThreadId, run_id: RunId, runs: RunsDep, caller: CallerDep
 ) -> Response:

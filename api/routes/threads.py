@@ -7,37 +7,51 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response, status
 
 from api.deps import CallerDep, ThreadId, ThreadsDep
+from api.openapi import errors
+from api.responses import Thread, ThreadState, success
 from api.schemas import ThreadCreate, ThreadSearch
 
 router = APIRouter(prefix="/threads", tags=["threads"])
 
 
-@router.post("")
+@router.post("", response_model=None, responses={**success(Thread), **errors(401, 409, 413, 422)})
 async def create_thread(
     threads: ThreadsDep, caller: CallerDep, body: Annotated[ThreadCreate | None, Body()] = None
 ) -> dict[str, Any]:
     return await threads.create(body or ThreadCreate(), caller)
 
 
-@router.post("/search")
+@router.post(
+    "/search", response_model=None, responses={**success(list[Thread]), **errors(401, 413, 422)}
+)
 async def search_threads(
     threads: ThreadsDep, caller: CallerDep, body: Annotated[ThreadSearch | None, Body()] = None
 ) -> list[dict[str, Any]]:
     return await threads.search(body or ThreadSearch(), caller)
 
 
-@router.get("/{thread_id}")
+@router.get(
+    "/{thread_id}", response_model=None, responses={**success(Thread), **errors(401, 404, 422)}
+)
 async def get_thread(thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep) -> dict[str, Any]:
     return await threads.get(thread_id, caller)
 
 
-@router.delete("/{thread_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{thread_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 404, 422, 502, 503),
+)
 async def delete_thread(thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep) -> Response:
     await threads.delete(thread_id, caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{thread_id}/state")
+@router.get(
+    "/{thread_id}/state",
+    response_model=None,
+    responses={**success(ThreadState), **errors(401, 404, 422)},
+)
 async def get_thread_state(
     thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph_sdk import get_client
 
 from api.run_input import new_run_record
@@ -90,7 +90,7 @@ async def test_a_turn_that_ignores_its_stop_is_terminated_and_the_thread_goes_on
         await eventually(running, within=20, what="the hanging turn started")
         await client.runs.cancel(thread, run["run_id"])
         await client.runs.join(thread, run["run_id"])
-        ended = await client.runs.get(thread, run["run_id"])
+        ended: Any = await client.runs.get(thread, run["run_id"])
         assert ended["status"] == "error"
         assert "terminated" in ended["outcome"]["error"]
         assert "not honoured within 2 s" in ended["outcome"]["error"]
@@ -121,7 +121,8 @@ async def test_a_second_different_stop_is_refused_and_the_same_one_is_idempotent
         f"Run {run['run_id']} already ended with status 'interrupted'; there is nothing to stop.",
     )
     await client.runs.join(thread, run["run_id"])
-    assert (await client.runs.get(thread, run["run_id"]))["outcome"]["outcome"] == "interrupted"
+    ended: Any = await client.runs.get(thread, run["run_id"])
+    assert ended["outcome"]["outcome"] == "interrupted"
 
 
 async def test_a_long_thread_past_the_payload_limit_still_takes_turns(
@@ -132,13 +133,15 @@ async def test_a_long_thread_past_the_payload_limit_still_takes_turns(
     client = get_client(url=stack.api_url)
     thread = (await client.threads.create())["thread_id"]
     filler = "x" * 1500
-    history = []
+    history: list[BaseMessage] = []
     for index in range(1000):
         history.append(HumanMessage(content=f"q{index} {filler}", id=f"h{index}-{uuid.uuid4()}"))
         history.append(AIMessage(content=f"a{index} {filler}", id=f"a{index}-{uuid.uuid4()}"))
     await stack.store.commit(thread, to_dicts(history))
 
-    result = await client.runs.wait(thread, "agent", input=_user(f"[tokens=5] still here {marker}"))
+    result: Any = await client.runs.wait(
+        thread, "agent", input=_user(f"[tokens=5] still here {marker}")
+    )
 
     assert "__error__" not in result
     assert len(result["messages"]) == 2002

@@ -163,7 +163,7 @@ async def test_rollback_undoes_a_tool_whose_worker_died_mid_call(
     await client.runs.cancel(thread, run["run_id"], action="rollback")
     async with faults.worker("b"):
         await client.runs.join(thread, run["run_id"])
-        record = await client.runs.get(thread, run["run_id"])
+        record: Any = await client.runs.get(thread, run["run_id"])
     assert record["outcome"]["outcome"] == "rolled_back", record["outcome"]
     assert f"undo {label}" in undo_lines(faults.data_dir)
     state: Any = await client.threads.get_state(thread)

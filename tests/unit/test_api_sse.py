@@ -1,26 +1,25 @@
-"""TurnEvent -> SSE mapping (pure), per stream mode."""
+"""A run's live events -> Agent Server SSE frames, per stream mode (SseMapper, no server).
+
+The values expander reads a real ThreadStore, on LangGraph's in-memory checkpointer."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
-from api.sse import (
-    SseEvent,
-    StreamContext,
-    end_from_outcome,
-    ended_without_end,
-    format_sse,
-    metadata_event,
-    to_sse,
-)
-from core.contracts import TurnEvent
+import orjson
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
 
-TOKENS = TurnEvent(
-    kind="tokens", data={"message_id": "ai-1", "node": "model", "texts": ["Hel", "lo"]}
+from api.sse import SseMapper, StreamContext, end_frame, error_frame, frame, metadata_frame
+from api.values import ValuesExpander
+from core.live import Live, encode, encode_json
+from stores.thread_store import ThreadStore
+
+TOKEN_BODY = (
+    b'[{"type":"AIMessageChunk","content":"Hel","id":"ai-1"},'
+    b'{"langgraph_node":"model","run_id":"r-1","thread_id":"t-1"}]'
 )
-RESET = TurnEvent(kind="reset", data={"message_id": "ai-1", "attempt": 2})
-TOOL = TurnEvent(kind="tool", data={"tool_call_id": "c-1", "name": "search", "progress": 0.5})
-END_DATA = {
+END_DATA: dict[str, Any] = {
     "status": "interrupted",
     "outcome": "interrupted",
     "stop": {"action": "interrupt", "actor": "alice", "reason": "enough"},
@@ -31,140 +30,165 @@ END_DATA = {
 }
 
 
-def one(event: TurnEvent, offset: int | None, context: StreamContext) -> SseEvent | None:
-    """The single SSE event a non-token TurnEvent maps to, or None."""
-    events = to_sse(event, offset, context)
-    assert len(events) <= 1
-    return events[0] if events else None
+@pytest.fixture
+def thread_store() -> ThreadStore:
+    return ThreadStore(InMemorySaver())
 
 
-def ctx(*modes: str, resumable: bool = False) -> StreamContext:
-    return StreamContext(
+def mapper(store: ThreadStore, *modes: str, resumable: bool = False) -> SseMapper:
+    ctx = StreamContext(
         run_id="r-1",
         thread_id="t-1",
         assistant_id="agent",
         stream_modes=frozenset(modes),
         resumable=resumable,
     )
+    return SseMapper(ctx, ValuesExpander(store))
 
 
-def test_each_token_of_a_batch_becomes_a_messages_tuple_with_langgraph_metadata() -> None:
-    events = to_sse(TOKENS, 7, ctx("messages-tuple"))
+async def render(m: SseMapper, kind: Live | str, body: Any, seq: int = 7) -> bytes:
+    payload = encode(kind, body) if isinstance(kind, Live) else kind.encode() + b"\n{}"
+    text, _ = await m.render(payload, seq)
+    return text
 
-    assert [e.data[0]["content"] for e in events] == ["Hel", "lo"]
-    assert events[0] == SseEvent(
-        event="messages",
-        data=[
-            {
-                "type": "AIMessageChunk",
-                "content": "Hel",
-                "id": "ai-1",
-                "tool_calls": [],
-                "tool_call_chunks": [],
-                "additional_kwargs": {},
-                "response_metadata": {},
-                "invalid_tool_calls": [],
-            },
-            {
-                "langgraph_node": "model",
-                "run_id": "r-1",
-                "thread_id": "t-1",
-                "assistant_id": "agent",
-            },
-        ],
+
+@pytest.mark.parametrize("mode", ["messages-tuple", "messages"])
+async def test_a_token_is_relayed_byte_for_byte(thread_store: ThreadStore, mode: str) -> None:
+    text, ended = await mapper(thread_store, mode).render(encode_json(Live.MESSAGES, TOKEN_BODY), 3)
+
+    assert text == b"event: messages\ndata: " + TOKEN_BODY + b"\n\n"
+    assert ended is False
+
+
+async def test_tokens_are_dropped_without_a_messages_mode(thread_store: ThreadStore) -> None:
+    m = mapper(thread_store, "values", "updates", "custom")
+
+    assert await m.render(encode_json(Live.MESSAGES, TOKEN_BODY), 3) == (b"", False)
+
+
+async def test_reset_goes_to_custom_for_message_or_custom_modes_only(
+    thread_store: ThreadStore,
+) -> None:
+    body = {"message_id": "ai-1", "attempt": 2}
+    expected = b'event: custom\ndata: {"type":"chatstop.reset","message_id":"ai-1","attempt":2}\n\n'
+
+    assert await render(mapper(thread_store, "messages-tuple"), Live.RESET, body) == expected
+    assert await render(mapper(thread_store, "custom"), Live.RESET, body) == expected
+    assert await render(mapper(thread_store, "values"), Live.RESET, body) == b""
+
+
+async def test_tool_progress_needs_custom_mode(thread_store: ThreadStore) -> None:
+    body = {"tool_call_id": "c-1", "name": "search", "progress": 0.5}
+
+    shown = await render(mapper(thread_store, "custom"), Live.PROGRESS, body)
+    hidden = await render(mapper(thread_store, "messages-tuple", "values"), Live.PROGRESS, body)
+
+    assert shown == (
+        b'event: custom\ndata: {"type":"chatstop.tool","tool_call_id":"c-1","name":"search",'
+        b'"progress":0.5}\n\n'
+    )
+    assert hidden == b""
+
+
+@pytest.mark.parametrize("kind", [Live.UPDATES, Live.CUSTOM, Live.TASKS, Live.DEBUG])
+async def test_graph_events_pass_through_only_in_their_own_mode(
+    thread_store: ThreadStore, kind: Live
+) -> None:
+    body: dict[str, Any] = {"model": {"messages": []}}
+
+    shown = await render(mapper(thread_store, kind.value), kind, body)
+    hidden = await render(mapper(thread_store, "values"), kind, body)
+
+    assert shown == f'event: {kind.value}\ndata: {{"model":{{"messages":[]}}}}\n\n'.encode()
+    assert hidden == b""
+
+
+async def test_values_expand_the_stored_messages_they_refer_to(thread_store: ThreadStore) -> None:
+    stored = [
+        {"type": "human", "content": "one", "id": "h-1"},
+        {"type": "ai", "content": "two", "id": "a-1"},
+        {"type": "human", "content": "three", "id": "h-2"},
+    ]
+    checkpoint_id = await thread_store.commit("t-1", stored)
+    new = {"type": "ai", "content": "four", "id": "a-2"}
+    body = {
+        "base": {"thread_id": "t-1", "checkpoint_id": checkpoint_id, "start": 1, "count": 2},
+        "values": {"messages": [new], "other": 1},
+    }
+
+    text = await render(mapper(thread_store, "values"), Live.VALUES, body)
+    dropped = await render(mapper(thread_store, "updates"), Live.VALUES, body)
+
+    head, data = text.split(b"data: ")
+    assert head == b"event: values\n"
+    values = orjson.loads(data)
+    assert [m["id"] for m in values["messages"]] == ["a-1", "h-2", "a-2"]
+    assert values["other"] == 1
+    assert dropped == b""
+
+
+async def test_values_without_a_reference_carry_only_their_own_messages(
+    thread_store: ThreadStore,
+) -> None:
+    body = {"values": {"messages": [{"type": "human", "content": "hi", "id": "h"}]}}
+
+    text = await render(mapper(thread_store, "values"), Live.VALUES, body)
+
+    assert text == (
+        b'event: values\ndata: {"messages":[{"type":"human","content":"hi","id":"h"}]}\n\n'
     )
 
 
-def test_messages_mode_also_gets_tokens() -> None:
-    events = to_sse(TOKENS, 0, ctx("messages"))
+async def test_error_and_end_are_always_sent_and_end_says_so(thread_store: ThreadStore) -> None:
+    m = mapper(thread_store)
+    error = {"error": "ModelError", "message": "429"}
 
-    assert [e.event for e in events] == ["messages", "messages"]
+    error_text, error_ended = await m.render(encode(Live.ERROR, error), 5)
+    end_text, end_ended = await m.render(encode(Live.END, END_DATA), 6)
 
-
-def test_tokens_are_dropped_without_a_messages_mode() -> None:
-    assert to_sse(TOKENS, 0, ctx("values", "updates", "custom")) == []
-
-
-def test_reset_goes_to_custom_for_message_or_custom_modes_only() -> None:
-    expected = SseEvent(
-        event="custom", data={"type": "chatstop.reset", "message_id": "ai-1", "attempt": 2}
-    )
-
-    assert one(RESET, 3, ctx("messages-tuple")) == expected
-    assert one(RESET, 3, ctx("custom")) == expected
-    assert one(RESET, 3, ctx("values")) is None
+    assert error_text == b'event: error\ndata: {"error":"ModelError","message":"429"}\n\n'
+    assert end_text == b"event: end\ndata: " + orjson.dumps(END_DATA) + b"\n\n"
+    assert (error_ended, end_ended) == (False, True)
 
 
-def test_tool_progress_needs_custom_mode() -> None:
-    assert one(TOOL, 1, ctx("custom")) == SseEvent(
-        event="custom",
-        data={"type": "chatstop.tool", "tool_call_id": "c-1", "name": "search", "progress": 0.5},
-    )
-    assert one(TOOL, 1, ctx("messages-tuple", "values")) is None
+async def test_unknown_kinds_and_checkpoints_without_their_mode_are_ignored(
+    thread_store: ThreadStore,
+) -> None:
+    m = mapper(thread_store, "values", "custom", "updates", "messages-tuple")
+
+    assert await render(m, "from-a-newer-worker", None) == b""
+    assert await render(m, Live.CHECKPOINTS, {}) == b""
 
 
-def test_updates_and_values_pass_through_when_their_mode_is_on() -> None:
-    updates = TurnEvent(kind="updates", data={"model": {"messages": []}})
-    values = TurnEvent(kind="values", data={"messages": [{"type": "human", "content": "hi"}]})
+async def test_resumable_streams_carry_the_broker_sequence_as_event_id(
+    thread_store: ThreadStore,
+) -> None:
+    resumable = mapper(thread_store, "messages-tuple", resumable=True)
+    plain = mapper(thread_store, "messages-tuple")
+    token = encode_json(Live.MESSAGES, TOKEN_BODY)
 
-    assert one(updates, 2, ctx("updates")) == SseEvent(event="updates", data=updates.data)
-    assert one(values, 2, ctx("values")) == SseEvent(event="values", data=values.data)
-    assert one(updates, 2, ctx("values")) is None
-    assert one(values, 2, ctx("updates")) is None
+    with_id, _ = await resumable.render(token, 41)
+    without, _ = await plain.render(token, 41)
+    end, _ = await resumable.render(encode(Live.END, {}), 42)
 
-
-def test_error_and_end_are_always_sent() -> None:
-    error = TurnEvent(kind="error", data={"error": "ModelError", "message": "429", "extra": 1})
-    end = TurnEvent(kind="end", data=END_DATA)
-
-    assert one(error, 5, ctx()) == SseEvent(
-        event="error", data={"error": "ModelError", "message": "429"}
-    )
-    assert one(end, 6, ctx()) == SseEvent(event="end", data=END_DATA)
+    assert with_id.startswith(b"event: messages\nid: 41\ndata: ")
+    assert without.startswith(b"event: messages\ndata: ")
+    assert end == b"event: end\nid: 42\ndata: {}\n\n"
 
 
-def test_unknown_kinds_are_ignored() -> None:
-    assert one(TurnEvent(kind="debug", data={}), 0, ctx("values", "custom")) is None
+def test_frames_are_event_optional_id_and_one_data_line() -> None:
+    framed = frame("values", b'{"messages":[]}', 3)
+    assert framed == b'event: values\nid: 3\ndata: {"messages":[]}\n\n'
+    assert frame("values", b"{}") == b"event: values\ndata: {}\n\n"
+    assert metadata_frame("r-1") == b'event: metadata\ndata: {"run_id":"r-1","attempt":1}\n\n'
+    assert error_frame("E", "m") == b'event: error\ndata: {"error":"E","message":"m"}\n\n'
 
 
-def test_resumable_streams_carry_the_offset_as_event_id() -> None:
-    tokens = to_sse(TOKENS, 41, ctx("messages-tuple", resumable=True))
-    values = one(TurnEvent(kind="values", data={}), 42, ctx("values", resumable=True))
-    plain = to_sse(TOKENS, 41, ctx("messages-tuple"))
-    synthesized = one(TurnEvent(kind="end", data={}), None, ctx(resumable=True))
-
-    assert [e.id for e in tokens] == ["41.0", "41.1"]  # unique ids, resumable mid-batch
-    assert values is not None and values.id == "42"
-    assert [e.id for e in plain] == [None, None]
-    assert synthesized is not None and synthesized.id is None
-
-
-def test_format_sse_writes_event_id_and_compact_json() -> None:
-    text = format_sse(SseEvent(event="values", data={"messages": []}, id="3"))
-
-    assert text == 'event: values\nid: 3\ndata: {"messages":[]}\n\n'
-    assert format_sse(metadata_event("r-1")) == (
-        'event: metadata\ndata: {"run_id":"r-1","attempt":1}\n\n'
-    )
-
-
-def test_a_stream_without_end_closes_with_error_then_end() -> None:
-    error, end = ended_without_end("interrupted", "the turn workflow was terminated")
-
-    assert error == SseEvent(
-        event="error",
-        data={"error": "RunEndedUnexpectedly", "message": "the turn workflow was terminated"},
-    )
-    assert end.event == "end"
-    assert end.data["status"] == "interrupted"
-    assert end.data["error"] == "the turn workflow was terminated"
-    assert ended_without_end("running", "lost")[1].data["status"] == "error"
-
-
-def test_end_from_outcome_keeps_only_the_end_fields() -> None:
+def test_an_end_rebuilt_from_the_record_keeps_only_the_end_fields() -> None:
     outcome = {**END_DATA, "turn_status": "stopped", "messages": [{"type": "ai"}]}
 
-    event = end_from_outcome(outcome)
-
-    assert event == TurnEvent(kind="end", data=END_DATA)
-    assert json.loads(json.dumps(event.data)) == END_DATA
+    assert end_frame(outcome) == b"event: end\ndata: " + orjson.dumps(END_DATA) + b"\n\n"
+    assert end_frame({"status": "success"}) == (
+        b'event: end\ndata: {"status":"success","outcome":null,"stop":null,"kept":null,'
+        b'"undone":null,"not_undone":null,"error":null}\n\n'
+    )

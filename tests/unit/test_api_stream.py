@@ -1,218 +1,301 @@
-"""RunEventStream: relaying a run's Workflow Stream as SSE frames, with a fake tracker."""
+"""A run's SSE stream: its live events from the real broker, relayed to one client, resumed
+by broker sequence, kept alive by heartbeat comments, and always ended by `end` (from the
+record when the live events are gone or cannot come)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 import api.streaming as streaming
-from api.errors import TemporalUnavailableError
-from api.sse import HEARTBEAT, StreamContext
+from api.sse import HEARTBEAT, SseMapper, StreamContext
 from api.streaming import RunEventStream
-from core.contracts import StopRequest, TurnEvent
-from stores.records import RunRecord, RunView
+from broker import Broker
+from core.contracts import StopRequest
+from core.live import Live, encode_json
+from devstack.asgi import serve_app
+from tests.fixtures.eventually import eventually
+from tests.fixtures.nats import settings_for
+from tests.unit.api_harness import Api, completed_outcome
 
-RUN = RunRecord(
-    run_id="r-1",
-    thread_id="t-1",
-    assistant_id="agent",
-    user_id="alice",
-    created_at="2026-01-01T00:00:00+00:00",
-    updated_at="2026-01-01T00:00:00+00:00",
-    started=True,
-)
-CTX = StreamContext(
-    run_id="r-1", thread_id="t-1", assistant_id="agent", stream_modes=frozenset({"values"})
-)
-END = TurnEvent(kind="end", data={"status": "success", "outcome": "completed"})
+TOKEN = b'[{"type":"AIMessageChunk","content":"Hi","id":"ai-1"},{"langgraph_node":"model"}]'
+END = completed_outcome()
 
 
-@dataclass
-class FakeTracker:
-    events: list[TurnEvent] = field(default_factory=list)
-    failure: Exception | None = None
-    gate: asyncio.Event | None = None
-    """When set, the subscription blocks after its events until the test opens the gate."""
-    final: RunView | None = None
-
-    async def wait_started(self, run: RunRecord) -> RunRecord:
-        return run
-
-    async def subscribe(self, run: RunRecord, from_offset: int) -> AsyncIterator[Any]:
-        for offset, event in enumerate(self.events[from_offset:], start=from_offset):
-            yield SimpleNamespace(data=event, offset=offset)
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.failure is not None:
-            raise self.failure
-
-    async def refresh(self, run: RunRecord) -> RunRecord:
-        return run
-
-    async def view(self, run: RunRecord) -> RunView:
-        return self.final or RunView(record=run, status="running")
+def blocks(text: str) -> list[str]:
+    return [block for block in text.split("\n\n") if block]
 
 
-@dataclass
-class FakeRuns:
-    tracker: FakeTracker
-    cancelled: list[tuple[str, StopRequest]] = field(default_factory=list)
-
-    def cancel_in_background(self, run: RunRecord, stop: StopRequest) -> None:
-        self.cancelled.append((run.run_id, stop))
-
-
-def make_stream(runs: FakeRuns, **kwargs: Any) -> RunEventStream:
-    return RunEventStream(runs, RUN, CTX, **kwargs)  # type: ignore[arg-type]
-
-
-async def collect(stream: RunEventStream) -> list[str]:
-    return [frame async for frame in stream.frames()]
-
-
-def sse_blocks(frames: list[str]) -> list[str]:
-    """One string per SSE event, however the frames grouped them."""
-    return [block + "\n\n" for block in "".join(frames).split("\n\n") if block]
-
-
-async def test_events_are_relayed_until_end() -> None:
-    values = TurnEvent(kind="values", data={"messages": []})
-    token = TurnEvent(kind="tokens", data={"message_id": "m", "node": "model", "texts": ["x"]})
-    runs = FakeRuns(FakeTracker(events=[values, token, END, values]))
-
-    frames = await collect(make_stream(runs))
-
-    assert frames == [
-        'event: metadata\ndata: {"run_id":"r-1","attempt":1}\n\n',
-        'event: values\ndata: {"messages":[]}\n\n',
-        'event: end\ndata: {"status":"success","outcome":"completed"}\n\n',
+async def _ended_run(api: Api, thread_id: str, **body: Any) -> tuple[str, list[int]]:
+    """A run with a token, a values event and its end on the broker; (id, sequences)."""
+    run_id = await api.start_run(thread_id, **body)
+    seqs = [
+        await api.broker.publish(run_id, encode_json(Live.MESSAGES, TOKEN)),
+        await api.worker.publish(run_id, Live.VALUES, {"values": {"messages": []}}),
+        await api.worker.publish(run_id, Live.END, END),
     ]
-    assert runs.cancelled == []
+    await api.worker.finish(thread_id, run_id, END, publish_end=False)
+    return run_id, seqs
 
 
-async def test_resume_skips_metadata_and_starts_at_the_offset() -> None:
-    values = TurnEvent(kind="values", data={"n": 1})
-    runs = FakeRuns(FakeTracker(events=[values, values, END]))
-
-    frames = await collect(make_stream(runs, from_offset=2, with_metadata=False))
-
-    assert frames == ['event: end\ndata: {"status":"success","outcome":"completed"}\n\n']
-
-
-async def test_resume_inside_a_token_batch_sends_only_the_unseen_tokens() -> None:
-    values = TurnEvent(kind="values", data={"n": 1})
-    tokens = TurnEvent(
-        kind="tokens", data={"message_id": "m", "node": "model", "texts": ["a", "b", "c"]}
+def _stream(api: Api, run_id: str, thread_id: str, modes: set[str], **kwargs: Any) -> Any:
+    """The stream object a route builds, for tests that drive it frame by frame."""
+    services = api.app.state.services
+    ctx = StreamContext(
+        run_id=run_id, thread_id=thread_id, assistant_id="agent", stream_modes=frozenset(modes)
     )
-    runs = FakeRuns(FakeTracker(events=[values, tokens, END]))
-
-    context = dataclasses.replace(CTX, stream_modes=frozenset({"messages-tuple"}))
-    stream = RunEventStream(
-        runs,  # type: ignore[arg-type]
-        RUN,
-        context,
-        from_offset=1,
-        skip_through=0,
-        with_metadata=False,
-    )
-    frames = sse_blocks(await collect(stream))
-
-    contents = [f.split('"content":"')[1].split('"')[0] for f in frames if "messages" in f]
-    assert contents == ["b", "c"]
-    assert frames[-1].startswith("event: end")
+    broker = kwargs.pop("broker", services.broker)
+    record = kwargs.pop("record")
+    mapper = SseMapper(ctx, services.values)
+    return RunEventStream(services.runs, broker, services.thread_store, record, mapper, **kwargs)
 
 
-async def test_stream_that_stops_without_end_sends_error_then_end() -> None:
-    final = RunView(record=RUN, status="error")
-    runs = FakeRuns(FakeTracker(events=[], final=final))
-
-    frames = sse_blocks(await collect(make_stream(runs, with_metadata=False)))
-
-    assert [frame.split("\n")[0] for frame in frames] == ["event: error", "event: end"]
-    expected = "the turn's event stream ended without an end event (run error)"
-    assert f'"message":"{expected}"' in frames[0]
-    assert '"status":"error"' in frames[1]
-
-
-async def test_temporal_failure_mid_stream_is_reported_to_the_client() -> None:
-    failure = TemporalUnavailableError("Temporal is unreachable at x: down")
-    runs = FakeRuns(FakeTracker(events=[], failure=failure))
-
-    frames = sse_blocks(await collect(make_stream(runs, with_metadata=False)))
-
-    assert frames[0] == (
-        "event: error\ndata: "
-        '{"error":"RunEndedUnexpectedly","message":"Temporal is unreachable at x: down"}\n\n'
-    )
-    assert frames[1].startswith("event: end\n")
-
-
-async def test_silence_is_filled_with_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(streaming, "HEARTBEAT_SECONDS", 0.01)
-    gate = asyncio.Event()
-    tracker = FakeTracker(events=[], gate=gate)
-    frames = make_stream(FakeRuns(tracker), with_metadata=False).frames()
-
-    first = await anext(frames)
-    gate.set()
-    rest = sse_blocks([frame async for frame in frames])
-
-    assert first == HEARTBEAT
-    assert rest[-1].startswith("event: end\n")
-
-
-async def test_disconnect_before_end_cancels_when_asked() -> None:
-    stop = StopRequest(action="interrupt", actor="alice", reason="client disconnected")
-    gate = asyncio.Event()
-    values = TurnEvent(kind="values", data={})
-    runs = FakeRuns(FakeTracker(events=[values], gate=gate))
-    frames = make_stream(runs, cancel_on_disconnect=stop, with_metadata=False).frames()
-
-    assert (await anext(frames)).startswith("event: values")
-    await frames.aclose()
-
-    assert runs.cancelled == [("r-1", stop)]
-
-
-async def test_disconnect_without_cancel_leaves_the_run_alone() -> None:
-    gate = asyncio.Event()
-    runs = FakeRuns(FakeTracker(events=[TurnEvent(kind="values", data={})], gate=gate))
-    frames = make_stream(runs, with_metadata=False).frames()
-
-    await anext(frames)
-    await frames.aclose()
-
-    assert runs.cancelled == []
-
-
-async def test_run_stopped_while_enqueued_ends_with_its_outcome() -> None:
-    outcome: dict[str, Any] = {
-        "status": "interrupted",
-        "outcome": "interrupted",
-        "stop": {"action": "interrupt", "actor": "bob", "reason": "no"},
-        "kept": [],
-        "undone": [],
-        "not_undone": [],
-        "error": None,
+async def test_stream_route_sends_metadata_tokens_and_end_with_run_headers(api: Api) -> None:
+    thread_id = await api.new_thread()
+    body = {
+        "assistant_id": "agent",
+        "input": {"messages": ["hi"]},
+        "stream_mode": ["messages-tuple"],
+        "stream_resumable": True,
     }
-    dropped = RunRecord(
-        **{**RUN.__dict__, "started": False, "status": "interrupted", "outcome": outcome}
+    streaming_request = asyncio.create_task(
+        api.http.post(f"/threads/{thread_id}/runs/stream", json=body)
     )
-    tracker = FakeTracker()
-    tracker.wait_started = lambda run: _return(dropped)  # type: ignore[method-assign]
+    [run] = await eventually(
+        lambda: api.records.list_runs(thread_id), within=5, what="the run was admitted"
+    )
+    token_seq = await api.broker.publish(run.run_id, encode_json(Live.MESSAGES, TOKEN))
+    end_seq = await api.worker.publish(run.run_id, Live.END, END)
 
-    frames = await collect(make_stream(FakeRuns(tracker), with_metadata=False))
+    response = await asyncio.wait_for(streaming_request, 10)
 
-    assert len(frames) == 1
-    assert frames[0].startswith('event: end\ndata: {"status":"interrupted"')
-    assert '"actor":"bob"' in frames[0]
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    location = f"/threads/{thread_id}/runs/{run.run_id}"
+    assert response.headers["content-location"] == location
+    assert response.headers["location"] == f"{location}/stream"
+    assert response.headers["cache-control"] == "no-store"
+    assert blocks(response.text) == [
+        f'event: metadata\ndata: {{"run_id":"{run.run_id}","attempt":1}}',
+        f"event: messages\nid: {token_seq}\ndata: {TOKEN.decode()}",
+        f"event: end\nid: {end_seq}\ndata: " + response.text.split("data: ")[-1].strip(),
+    ]
+    assert '"outcome":"completed"' in blocks(response.text)[-1]
 
 
-async def _return(value: Any) -> Any:
-    return value
+async def test_streams_default_to_values_and_are_not_resumable(api: Api) -> None:
+    thread_id = await api.new_thread()
+    request = asyncio.create_task(
+        api.http.post(
+            f"/threads/{thread_id}/runs/stream",
+            json={"assistant_id": "agent", "input": {"messages": ["hi"]}},
+        )
+    )
+    [run] = await eventually(lambda: api.records.list_runs(thread_id), within=5, what="run")
+    await api.broker.publish(run.run_id, encode_json(Live.MESSAGES, TOKEN))
+    await api.worker.publish(run.run_id, Live.VALUES, {"values": {"messages": []}})
+    await api.worker.publish(run.run_id, Live.END, END)
+
+    response = await asyncio.wait_for(request, 10)
+
+    assert "location" not in response.headers
+    assert [b.split("\n")[0] for b in blocks(response.text)] == [
+        "event: metadata",
+        "event: values",
+        "event: end",
+    ]
+    assert "\nid: " not in response.text
+
+
+async def test_join_replays_a_finished_run_from_the_start(api: Api) -> None:
+    thread_id = await api.new_thread()
+    run_id, _ = await _ended_run(api, thread_id, stream_mode=["messages-tuple", "values"])
+
+    replay = await api.http.get(api.run_path(thread_id, run_id, "/stream"))
+    narrowed = await api.http.get(
+        api.run_path(thread_id, run_id, "/stream"), params={"stream_mode": "messages-tuple"}
+    )
+
+    kinds = [b.split("\n")[0] for b in blocks(replay.text)]
+    assert kinds == ["event: metadata", "event: messages", "event: values", "event: end"]
+    assert [b.split("\n")[0] for b in blocks(narrowed.text)] == [
+        "event: metadata",
+        "event: messages",
+        "event: end",
+    ]
+
+
+@pytest.mark.parametrize(("header", "skipped"), [("-1", 0), ("first", 1), ("second", 2)])
+async def test_join_resumes_after_last_event_id_without_metadata(
+    api: Api, header: str, skipped: int
+) -> None:
+    thread_id = await api.new_thread()
+    run_id, seqs = await _ended_run(
+        api, thread_id, stream_mode=["messages-tuple", "values"], stream_resumable=True
+    )
+    last_id = {"-1": "-1", "first": str(seqs[0]), "second": str(seqs[1])}[header]
+
+    resumed = await api.http.get(
+        api.run_path(thread_id, run_id, "/stream"), headers={"Last-Event-ID": last_id}
+    )
+
+    ids = [int(b.split("\n")[1].removeprefix("id: ")) for b in blocks(resumed.text)]
+    assert ids == seqs[skipped:]
+    assert blocks(resumed.text)[-1].startswith("event: end\n")
+
+
+@pytest.mark.parametrize("offset", [0, 1, 1000])
+async def test_resuming_at_or_past_the_end_sends_nothing_more(api: Api, offset: int) -> None:
+    thread_id = await api.new_thread()
+    run_id, seqs = await _ended_run(api, thread_id, stream_resumable=True)
+
+    resumed = await api.http.get(
+        api.run_path(thread_id, run_id, "/stream"),
+        headers={"Last-Event-ID": str(seqs[-1] + offset)},
+    )
+
+    assert resumed.status_code == 200
+    assert resumed.text == ""
+
+
+@pytest.mark.parametrize("header", ["abc", "1.5", "-2", "²", "9" * 20])
+async def test_bad_last_event_id_is_422(api: Api, header: str) -> None:
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+
+    response = await api.http.get(  # HTTP headers are Latin-1: "²" is one byte on the wire
+        api.run_path(thread_id, run_id, "/stream"),
+        headers=[(b"Last-Event-ID", header.encode("latin-1"))],
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "Last-Event-ID must be an event id of this stream (an integer from 0 to "
+        f"{2**63 - 1}, or -1 for the start), got {header!r}"
+    )
+
+
+async def test_join_with_an_unknown_stream_mode_is_422_naming_it(api: Api) -> None:
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+
+    response = await api.http.get(
+        api.run_path(thread_id, run_id, "/stream"), params={"stream_mode": ["values", "bogus"]}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "stream_mode 'bogus' is not supported; supported: values, updates, messages-tuple, custom"
+    )
+
+
+async def test_events_after_end_are_not_relayed(api: Api) -> None:
+    thread_id = await api.new_thread()
+    run_id, _ = await _ended_run(api, thread_id, stream_mode=["values"])
+    await api.worker.publish(run_id, Live.VALUES, {"values": {"messages": ["late"]}})
+
+    replay = await api.http.get(api.run_path(thread_id, run_id, "/stream"))
+
+    assert "late" not in replay.text
+    assert blocks(replay.text)[-1].startswith("event: end\n")
+
+
+async def test_silence_is_filled_with_heartbeat_comments(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streaming, "HEARTBEAT_SECONDS", 0.05)
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    record = await api.worker.run(thread_id, run_id)
+    frames = _stream(api, run_id, thread_id, {"values"}, record=record).frames()
+
+    first, second = await anext(frames), await anext(frames)
+    await api.worker.finish(thread_id, run_id)
+    rest = b"".join([frame async for frame in frames])
+
+    assert first.startswith(b"event: metadata\n")
+    assert second == HEARTBEAT == b": heartbeat\n\n"
+    assert rest.replace(HEARTBEAT, b"").startswith(b"event: end\n")
+
+
+async def test_a_run_that_ended_without_live_events_ends_from_its_record(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its events expired (retention), or it was dropped before it ever started."""
+    monkeypatch.setattr(streaming, "HEARTBEAT_SECONDS", 0.05)
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    stop = StopRequest(action="interrupt", actor="bob", reason="no")
+    answer = {"type": "ai", "content": "kept", "id": "ai-9"}
+    outcome = {**END, "status": "interrupted", "outcome": "interrupted", "stop": stop.__dict__}
+    await api.worker.finish(thread_id, run_id, outcome, messages=[answer], publish_end=False)
+
+    response = await api.http.get(api.run_path(thread_id, run_id, "/stream"))
+
+    kinds = [b.split("\n")[0] for b in blocks(response.text)]
+    assert kinds == ["event: metadata", "event: values", "event: end"]
+    assert '"content":"kept"' in blocks(response.text)[1]
+    assert '"status":"interrupted"' in blocks(response.text)[2]
+    assert '"actor":"bob"' in blocks(response.text)[2]
+
+
+async def test_with_the_broker_down_the_stream_waits_for_the_record_and_ends(api: Api) -> None:
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    record = await api.worker.run(thread_id, run_id)
+    down = Broker(settings_for("nats://127.0.0.1:1"))  # never connected: unavailable
+    frames = _stream(api, run_id, thread_id, {"values"}, record=record, broker=down).frames()
+
+    assert (await anext(frames)).startswith(b"event: metadata\n")
+    ending = asyncio.create_task(anext(frames))
+    await api.worker.finish(thread_id, run_id, publish_end=False)
+    text = await asyncio.wait_for(ending, 10) + b"".join([f async for f in frames])
+
+    assert text.startswith(b'event: values\ndata: {"messages":[]}\n\nevent: end\n')
+    assert b'"status":"success"' in text
+
+
+@pytest.mark.parametrize("cancel", [True, False])
+async def test_a_client_going_away_stops_the_run_only_if_asked(api: Api, cancel: bool) -> None:
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    await api.worker.publish(run_id, Live.VALUES, {"values": {"messages": []}})
+    record = await api.worker.run(thread_id, run_id)
+    stop = StopRequest(action="interrupt", actor="alice", reason="client disconnected")
+    frames = _stream(
+        api, run_id, thread_id, {"values"}, record=record, with_metadata=False,
+        cancel_on_disconnect=stop if cancel else None,
+    ).frames()  # fmt: skip
+
+    assert (await anext(frames)).startswith(b"event: values\n")
+    await frames.aclose()
+
+    if cancel:
+        await eventually(lambda: api.gateway.turn_cancels, within=5, what="the stop")
+        assert api.gateway.turn_cancels == [(thread_id, run_id, stop)]
+    else:
+        assert api.gateway.turn_cancels == []
+
+
+async def test_on_disconnect_cancel_stops_the_run_when_the_http_client_leaves(api: Api) -> None:
+    served = await serve_app(api.app, lifespan="off", name="api-under-test")
+    thread_id = await api.new_thread()
+    body = {"assistant_id": "agent", "input": {"messages": ["hi"]}, "on_disconnect": "cancel"}
+    try:
+        async with (
+            httpx.AsyncClient(base_url=served.url, headers={"x-user-id": "alice"}) as http,
+            http.stream("POST", f"/threads/{thread_id}/runs/stream", json=body) as response,
+        ):
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    break  # the metadata event: the run exists; now hang up
+        stops = await eventually(lambda: api.gateway.turn_cancels, within=5, what="the stop")
+    finally:
+        await served.stop()
+
+    [(stopped_thread, _, stop)] = stops
+    assert stopped_thread == thread_id
+    assert stop == StopRequest(action="interrupt", actor="alice", reason="client disconnected")

@@ -1,27 +1,23 @@
-"""Threads, assistants, health, auth and error shapes over HTTP, without Temporal."""
+"""Threads, assistants, health, auth and error shapes over HTTP, with a fake Temporal."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError
 
-from tests.unit.test_api_support import Api, running_api
+from api.errors import TemporalUnavailableError
+from core.contracts import StopRequest
+from core.live import Live
+from tests.fixtures.nats import NatsServer
+from tests.unit.api_harness import Api, running_api
 
 
-@pytest_asyncio.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    async with running_api(tmp_path) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def sdk(api: Api) -> LangGraphClient:
+@pytest.fixture
+def sdk(api: Api) -> LangGraphClient:
     return LangGraphClient(api.http)
 
 
@@ -56,6 +52,33 @@ async def test_duplicate_thread_id_conflicts_unless_do_nothing(api: Api) -> None
     assert kept.json()["metadata"] == {"v": 1}
 
 
+async def test_another_users_thread_id_is_never_handed_over(api: Api) -> None:
+    await api.new_thread(thread_id="taken")
+
+    for if_exists in ("raise", "do_nothing"):
+        response = await api.http.post(
+            "/threads",
+            json={"thread_id": "taken", "if_exists": if_exists},
+            headers={"x-user-id": "bob"},
+        )
+        assert response.status_code == 409, if_exists
+        assert response.json() == {"detail": "Thread id taken is not available; choose another id"}
+
+
+async def test_threads_are_owner_scoped(api: Api) -> None:
+    await api.new_thread(thread_id="alices", metadata={"k": "v"})
+    bob = {"x-user-id": "bob"}
+
+    seen = await api.http.get("/threads/alices", headers=bob)
+    searched = await api.http.post("/threads/search", json={"metadata": {"k": "v"}}, headers=bob)
+    deleted = await api.http.delete("/threads/alices", headers=bob)
+
+    assert seen.status_code == 404 and seen.json() == {"detail": "Thread alices not found"}
+    assert searched.status_code == 200 and searched.json() == []
+    assert deleted.status_code == 404
+    assert (await api.http.get("/threads/alices")).status_code == 200
+
+
 async def test_unknown_thread_is_404_with_detail(api: Api) -> None:
     for method, path in [
         ("GET", "/threads/nope"),
@@ -69,15 +92,38 @@ async def test_unknown_thread_is_404_with_detail(api: Api) -> None:
         assert response.json()["detail"] == "Thread nope not found", path
 
 
-async def test_delete_thread_forgets_it(api: Api) -> None:
+async def test_delete_thread_closes_its_workflow_and_forgets_everything(api: Api) -> None:
     thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    await api.worker.publish(run_id, Live.VALUES, {"values": {}})
+    await api.worker.finish(thread_id, run_id, messages=[{"type": "ai", "content": "x"}])
 
     deleted = await api.http.delete(f"/threads/{thread_id}")
     after = await api.http.get(f"/threads/{thread_id}")
+    again = await api.http.post("/threads", json={"thread_id": thread_id})
 
     assert deleted.status_code == 204
+    assert api.gateway.closed_threads == [
+        (thread_id, StopRequest(action="interrupt", actor="alice", reason="thread deleted"))
+    ]
     assert after.status_code == 404
     assert after.json()["detail"] == f"Thread {thread_id} not found"
+    assert await api.broker.last_seq(run_id) is None  # its live events are gone
+    assert again.status_code == 200
+    assert again.json()["values"] == {"messages": []}  # a re-created id starts empty
+    assert await api.records.list_runs(thread_id) == []
+
+
+async def test_delete_thread_with_temporal_down_is_503_and_keeps_the_thread(api: Api) -> None:
+    thread_id = await api.new_thread()
+    api.gateway.refuse = TemporalUnavailableError("Temporal is unreachable at x:1: down")
+
+    response = await api.http.delete(f"/threads/{thread_id}")
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Temporal is unreachable at x:1: down"}
+    assert response.headers["retry-after"] == "5"
+    assert (await api.http.get(f"/threads/{thread_id}")).status_code == 200
 
 
 async def test_search_filters_by_metadata_and_pages(api: Api) -> None:
@@ -202,14 +248,16 @@ async def test_invalid_field_is_422_naming_the_field(api: Api) -> None:
     assert response.json()["detail"].startswith("Invalid request: body.if_exists:")
 
 
-async def test_api_keys_require_a_known_key(tmp_path: Path) -> None:
-    async with running_api(tmp_path, api={"api_keys": {"k-alice": "alice"}}) as api:
+async def test_api_keys_require_a_known_key(tmp_path: Path, nats_server: NatsServer) -> None:
+    keys = {"api_keys": {"k-alice": "alice"}}
+    async with running_api(tmp_path, nats_server.url, api=keys) as api:
         missing = await api.http.post("/threads", json={})
         unknown = await api.http.get("/assistants/agent", headers={"x-api-key": "k-eve"})
         allowed = await api.http.post("/threads", json={}, headers={"x-api-key": "k-alice"})
         health = await api.http.get("/ok")
 
     assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
     assert missing.json()["detail"].startswith("Missing credentials: send Authorization: Bearer")
     assert unknown.status_code == 401
     assert unknown.json()["detail"] == "Unknown API key"
@@ -230,3 +278,20 @@ async def test_unexpected_error_is_a_json_500(api: Api) -> None:
     assert response.json() == {
         "detail": "Internal error (RuntimeError); the server log has the details"
     }
+
+
+async def test_search_by_status_reads_each_threads_runs(api: Api) -> None:
+    busy = await api.new_thread(thread_id="busy")
+    await api.new_thread(thread_id="idle")
+    await api.start_run(busy)
+
+    found = await api.http.post("/threads/search", json={"status": "busy"})
+    by_status = await api.http.post(
+        "/threads/search", json={"sort_by": "status", "sort_order": "asc"}
+    )
+
+    assert [t["thread_id"] for t in found.json()] == ["busy"]
+    assert [(t["thread_id"], t["status"]) for t in by_status.json()] == [
+        ("busy", "busy"),
+        ("idle", "idle"),
+    ]

@@ -12,7 +12,8 @@ from fastapi import Request
 
 from api.auth import AuthenticationFailed, UnsafeConfiguration, build_authenticator
 from core.settings import REPO_ROOT, load_settings, parse_api_keys
-from tests.unit.test_api_support import running_api
+from tests.fixtures.nats import NatsServer
+from tests.unit.api_harness import running_api
 
 STRONG = "k" * 32
 
@@ -79,8 +80,10 @@ def _as(user: str) -> dict[str, str]:
     return {"authorization": f"Bearer jwt-for-{user}"}
 
 
-async def test_a_plugged_in_authenticator_decides_the_owner(tmp_path: Path) -> None:
-    async with running_api(tmp_path, api=JWT) as api:
+async def test_a_plugged_in_authenticator_decides_the_owner(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    async with running_api(tmp_path, nats_server.url, api=JWT) as api:
         created = await api.http.post("/threads", json={}, headers=_as("ann"))
         thread_id = created.json()["thread_id"]
         mine = await api.http.get(f"/threads/{thread_id}", headers=_as("ann"))
@@ -91,8 +94,8 @@ async def test_a_plugged_in_authenticator_decides_the_owner(tmp_path: Path) -> N
     assert refused.status_code == 401 and refused.json()["detail"] == "invalid token"
 
 
-async def test_an_async_authenticator_works_too(tmp_path: Path) -> None:
+async def test_an_async_authenticator_works_too(tmp_path: Path, nats_server: NatsServer) -> None:
     ref = {"authenticator": "tests.unit.test_auth:async_authenticator"}
-    async with running_api(tmp_path, api=ref) as api:
+    async with running_api(tmp_path, nats_server.url, api=ref) as api:
         created = await api.http.post("/threads", json={})
     assert created.status_code == 200

@@ -114,7 +114,7 @@ async def test_stop_before_first_model_call_never_calls_the_model(
             "temporal": rig.settings.temporal.model_copy(update={"task_queue": f"idle-{marker}"})
         }
     )
-    late = TurnRig(rig.client, idle_queue, rig.store, rig.tools, rig.model, rig.env)
+    late = TurnRig(rig.client, idle_queue, rig.stores, rig.tools, rig.model, rig.env)
     thread = str(uuid.uuid4())
     handle = await late.start(f"[tool=search_docs][tokens=5] {marker}", thread_id=thread)
     await late.stop(handle, reason="changed my mind")
