@@ -2,7 +2,10 @@
 
 `live_api` is chatstop's in-process stack by default. With `--against-agent-server` it is
 LangGraph's own Agent Server (`langgraph dev`) on the same scripted model instead, which is
-how these tests are proved right: every one must pass there.
+how these tests are proved right: every one must pass there. The tests that use it are marked
+`agent_protocol`:
+
+    pytest -m agent_protocol --against-agent-server
 
 Registered from tests/conftest.py through `pytest_plugins`.
 """
@@ -41,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the JS client and browser tests against LangGraph's Agent Server "
         "(langgraph dev from a venv in $CHATSTOP_ANCHOR_VENV, default /tmp/anchor-venv) "
         "instead of chatstop",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "agent_protocol: talks to `live_api`, so it also runs against the Agent Server",
     )
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest_js import LiveApi
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.agent_protocol]
 
 PAGE_ORIGIN = "http://127.0.0.1:3000"  # agent-chat-ui's dev server
 # What useStream sends beyond the CORS-safelisted headers: a JSON content type, the API key,

@@ -28,6 +28,7 @@ from tests.e2e.usestream_page import CHROMIUM, UseStreamPage, chat_url, chromium
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.agent_protocol,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get)"),
 ]
 
@@ -79,13 +80,14 @@ async def test_tokens_stream_cross_origin_and_a_reload_brings_the_thread_back(
     assert await ui.answer_words(prompt) == 40
     thread_id = await ui.thread_id()
     assert f"threadId={thread_id}" in ui.page.url
-    await expect(ui.listed(thread_id)).to_have_count(1)
+    searched = "the thread list (threads.search by graph_id) shows the thread"
+    await expect(ui.listed(thread_id), searched).to_have_count(1)
 
     await ui.page.reload()
     await expect(ui.page.get_by_test_id("thread-id")).to_have_text(thread_id)
     assert await ui.answer_words(prompt) == 40  # from POST /threads/{id}/history
     await expect(ui.page.get_by_test_id("message")).to_have_count(2)
-    await expect(ui.listed(thread_id)).to_have_count(1)
+    await expect(ui.listed(thread_id), searched).to_have_count(1)
     assert await ui.server_check() == "ok"  # GET /info, agent-chat-ui's connection check
     ui.assert_no_console_errors()
 
@@ -101,8 +103,12 @@ async def test_stop_cancels_the_run_on_the_server_and_the_thread_goes_on(
     assert run_id, "no run id: is Content-Location exposed to the page's origin?"
 
     await ui.page.get_by_test_id("stop").click()
-    await expect(ui.chat).to_have_attribute("data-stop", "stopped")
-    await expect(ui.chat).to_have_attribute("data-loading", "false")  # the server ended it
+    stopped = "client.runs.cancel(thread, run, wait=true, 'interrupt') answered"
+    await expect(ui.chat, stopped).to_have_attribute("data-stop", "stopped")
+    ended = "the server ends the SSE stream of the cancelled run"
+    await expect(ui.chat, ended).to_have_attribute("data-loading", "false")
+    refetched = "useStream refetched POST /threads/{id}/history after the stream ended"
+    await expect(ui.chat, refetched).to_have_attribute("data-finished", "1")
     thread_id = await ui.thread_id()
     headers = {"x-api-key": live_api.api_key} if live_api.api_key else {}
     async with httpx.AsyncClient(base_url=live_api.api_url, headers=headers) as http:

@@ -35,9 +35,7 @@ async def test_sdk_streams_a_run_that_calls_a_tool(stack: Stack, marker: str) ->
     events = [p.event for p in parts]
     assert events[0] == "metadata" and events[-1] == "end"
     assert parts[-1].data["status"] == "success"
-    tokens = [
-        p for p in parts if p.event == "messages" and p.data[0]["type"] == "AIMessageChunk"
-    ]
+    tokens = [p for p in parts if p.event == "messages" and p.data[0]["type"] == "AIMessageChunk"]
     assert len(tokens) >= 60  # token by token, all before the end event
     chunk, meta = tokens[-1].data
     assert chunk["type"] == "AIMessageChunk" and meta["langgraph_node"] == "model"

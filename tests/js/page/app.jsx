@@ -70,6 +70,7 @@ function App() {
   const [threadId, setThreadId] = useThreadIdParam();
   const [runId, setRunId] = useState(null);
   const [stopState, setStopState] = useState("idle");
+  const [finished, setFinished] = useState(0);
   const [input, setInput] = useState("");
 
   const stream = useStream({
@@ -85,7 +86,11 @@ function App() {
     // The run id comes from the Content-Location header of the stream response, readable
     // cross-origin only if the API exposes it.
     onCreated: (run) => setRunId(run.run_id),
-    onFinish: refreshThreads,
+    // Called once a run's stream has ended and the thread's history has been fetched again.
+    onFinish: () => {
+      setFinished((count) => count + 1);
+      refreshThreads();
+    },
   });
 
   const onSubmit = (event) => {
@@ -142,6 +147,7 @@ function App() {
         data-thread-loading={String(stream.isThreadLoading)}
         data-run-id={runId ?? ""}
         data-stop={stopState}
+        data-finished={finished}
       >
         {stream.messages.map((message, index) => (
           <p data-testid="message" data-type={message.type} key={message.id ?? index}>
