@@ -9,25 +9,41 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from langgraph.store.memory import InMemoryStore
 from temporalio.client import Client
 
 from api.assistants import AssistantCatalog
 from api.auth import build_authenticator
+from api.browsers import install_browser_support
 from api.deps import Services, get_caller
 from api.http_errors import install_error_handling
 from api.openapi import install_links
-from api.routes import assistants, cancel, health, page, runs, threads
+from api.routes import (
+    assistants,
+    cancel,
+    health,
+    info,
+    page,
+    runs,
+    stateless,
+    store,
+    thread_state,
+    threads,
+)
 from api.routes.page import STATIC_DIR
 from api.runs_service import RunsService
 from api.stop_notices import StopNotices
 from api.temporal_gateway import TemporalGateway
+from api.thread_state_service import ThreadStateService
 from api.threads_service import ThreadsService
 from api.values import ValuesExpander
 from broker import Broker, open_broker
 from core.settings import Settings
+from stores.kv_store import open_kv_store
 from stores.record_store import RecordStore
 from stores.thread_store import ThreadStore, open_thread_store
 
@@ -66,10 +82,11 @@ def create_app(
     app.state.settings = settings
     app.state.authenticator = build_authenticator(settings)
     install_error_handling(app, settings.limits)
+    install_browser_support(app, settings)
     for module in (health, page):
         app.include_router(module.router)
     # Everything but liveness and the page's HTML needs a caller (api/auth.py).
-    for module in (assistants, threads, runs, cancel):
+    for module in (info, assistants, threads, thread_state, runs, stateless, cancel, store):
         app.include_router(module.router, dependencies=[Depends(get_caller)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     install_links(app)
@@ -101,8 +118,10 @@ def _lifespan(
                 live = await stack.enter_async_context(
                     open_broker(settings.broker, name="chatstop-api")
                 )
+            kv = await stack.enter_async_context(open_kv_store(settings))
             await gateway.connect_quietly()
-            app.state.services = _services(settings, records, threads_store, gateway, live)
+            services = _services(settings, records, threads_store, gateway, live)
+            app.state.services = replace(services, kv=kv)
             yield
 
     return lifespan
@@ -118,12 +137,15 @@ def _services(
     catalog = AssistantCatalog(settings)
     notices = StopNotices(broker)
     runs_service = RunsService(settings, records, gateway, notices, catalog, thread_store)
+    threads = ThreadsService(records, thread_store, runs_service, gateway, broker)
     return Services(
         settings=settings,
         assistants=catalog,
-        threads=ThreadsService(records, thread_store, runs_service, gateway, broker),
+        threads=threads,
         runs=runs_service,
         broker=broker,
         thread_store=thread_store,
         values=ValuesExpander(thread_store),
+        states=ThreadStateService(threads, records, thread_store),
+        kv=InMemoryStore(),  # replaced by the configured store in the lifespan
     )

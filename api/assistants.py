@@ -62,3 +62,31 @@ class AssistantCatalog:
 
 def _matches(metadata: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return all(metadata.get(key) == value for key, value in wanted.items())
+
+
+def _compiled(ref: str) -> Any:
+    from agents.registry import load_agent  # the agent's own module, imported on demand
+
+    return load_agent(ref).graph.compile()
+
+
+def graph_json(ref: str, xray: bool | int = False) -> dict[str, Any]:
+    """The graph's nodes and edges, as LangGraph Studio and the Agent Server draw them."""
+    drawn: dict[str, Any] = _compiled(ref).get_graph(xray=xray).to_json()
+    return drawn
+
+
+def graph_schemas(assistant_id: str, ref: str) -> dict[str, Any]:
+    compiled = _compiled(ref)
+    return {
+        "graph_id": assistant_id,
+        "input_schema": compiled.get_input_jsonschema(),
+        "output_schema": compiled.get_output_jsonschema(),
+        "state_schema": compiled.get_output_jsonschema(),
+        "config_schema": compiled.get_config_jsonschema(),
+        "context_schema": None,
+    }
+
+
+def subgraphs(ref: str) -> dict[str, Any]:
+    return {namespace: {} for namespace, _ in _compiled(ref).get_subgraphs()}

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
+from langgraph.store.base import BaseStore
 
 from api.assistants import AssistantCatalog
 from api.auth import AuthenticationFailed, authenticate
 from api.runs_service import RunsService
+from api.thread_state_service import ThreadStateService
 from api.threads_service import ThreadsService
 from api.values import ValuesExpander
 from broker import Broker
@@ -31,6 +33,8 @@ class Services:
     broker: Broker
     thread_store: ThreadStore
     values: ValuesExpander
+    states: ThreadStateService
+    kv: BaseStore
 
 
 def _services(request: Request) -> Services:
@@ -68,7 +72,19 @@ async def get_caller(request: Request) -> str:
 
 ThreadId = Annotated[str, Path(pattern=THREAD_ID_PATTERN, description=THREAD_ID_RULE)]
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="A run id (UUID)")]
+
+
+def _states(request: Request) -> ThreadStateService:
+    return _services(request).states
+
+
+def _kv(request: Request) -> BaseStore:
+    return _services(request).kv
+
+
+KvStoreDep = Annotated[BaseStore, Depends(_kv)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+StatesDep = Annotated[ThreadStateService, Depends(_states)]
 CallerDep = Annotated[str, Depends(get_caller)]
 AssistantsDep = Annotated[AssistantCatalog, Depends(_assistants)]
 ThreadsDep = Annotated[ThreadsService, Depends(_threads)]

@@ -23,7 +23,10 @@ from stores.records import RunRecord, utc_now
 
 DEFAULT_STREAM_MODES: tuple[str, ...] = ("values",)
 SERVED_STREAM_MODES = STREAM_MODES
-ALL_STREAM_MODES = SERVED_STREAM_MODES
+ALL_STREAM_MODES: tuple[str, ...] = ("values", "updates", "messages-tuple", "custom")
+"""What a join without stream modes relays (the run's own modes, if it had some)."""
+GRAPH_STREAM_MODES = ("tasks", "checkpoints", "debug")
+"""Modes the graph itself must produce (the others the API derives)."""
 _HUMAN_KINDS = ("user", "human")
 PREVIEW_CHARS = 200
 SUMMARY_CHARS = 80
@@ -142,8 +145,16 @@ def new_run_record(
     limits: LimitSettings,
     run_id: str | None = None,
 ) -> RunRecord:
-    """A new run's record; its input is validated here, before anything is stored."""
-    messages = normalize_input(body.input)
+    """A new run's record; its input is validated here, before anything is stored. A run
+    that answers a pending interrupt (`command.resume`) or continues from a breakpoint
+    (input null) has no input messages."""
+    if body.command is not None and (body.command.update is not None or body.command.goto):
+        raise InvalidInputError(
+            "command.update and command.goto are not supported; use command.resume, or "
+            "POST /threads/{thread_id}/state to change the thread's state"
+        )
+    resuming = body.command is not None or body.input is None
+    messages = [] if resuming and body.input is None else normalize_input(body.input)
     check_input_size(messages, limits)
     modes = normalize_stream_modes(body.stream_mode)
     check_stream_modes(modes)
@@ -164,11 +175,16 @@ def new_run_record(
         metadata=body.metadata or {},
         multitask_strategy=body.multitask_strategy or "enqueue",
         kwargs={
-            "input": {"messages": messages},
+            "input": {"messages": messages} if messages else None,
+            "command": body.command.model_dump() if body.command is not None else None,
             "stream_mode": modes,
             "stream_resumable": body.stream_resumable,
             "on_disconnect": body.on_disconnect,
             "config": body.config or {},
+            "checkpoint_id": body.checkpoint_id
+            or (body.checkpoint.checkpoint_id if body.checkpoint else None),
+            "interrupt_before": body.interrupt_before,
+            "interrupt_after": body.interrupt_after,
         },
     )
 

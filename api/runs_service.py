@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from typing import Any
 
 from api.assistants import AssistantCatalog
 from api.errors import ConflictError, InvalidInputError, NotFoundError, TemporalUnavailableError
 from api.message_ids import chosen_ids, refuse_taken_ids
-from api.run_input import idempotent_run_id, new_run_record, preview_text
+from api.resume import check_resume
+from api.run_input import GRAPH_STREAM_MODES, idempotent_run_id, new_run_record, preview_text
 from api.run_waiter import RunWaiter
 from api.schemas import BulkCancel, RunCreate
 from api.stop_notices import StopNotices
 from api.temporal_gateway import TemporalGateway
-from core.contracts import StopAction, StopRequest, TurnInput
+from core.contracts import StopAction, StopRequest, TurnInput, TurnLimits
 from core.settings import Settings
 from core.thread_contracts import RunRequest
 from stores.record_store import RecordStore
-from stores.records import RunRecord
+from stores.records import RunRecord, ThreadRecord
 from stores.thread_store import ThreadStore
 
 logger = logging.getLogger(__name__)
@@ -63,7 +65,9 @@ class RunsService:
         idempotency_key: str | None = None,
     ) -> RunRecord:
         """Validate, have the thread workflow admit the run, then record it for listing."""
-        await self._require_thread(thread_id, caller)
+        if body.if_not_exists == "create":
+            await self._create_thread_if_missing(thread_id, caller)
+        thread = await self._require_thread(thread_id, caller)
         graph_ref = self._assistants.graph_ref(body.assistant_id)
         run = new_run_record(
             thread_id,
@@ -77,11 +81,17 @@ class RunsService:
         if existing is not None:  # the same Idempotency-Key again: the same run
             return existing
         await refuse_taken_ids(self._thread_store, thread_id, chosen_ids(body.input))
-        admission = await self._gateway.submit_run(
-            run_request(self._settings, run, graph_ref), caller
-        )
+        request = run_request(self._settings, run, graph_ref)
+        if request.resume:
+            check_resume(thread, request.resume_value, body.command is not None)
+        await self._notices.run_started(run.run_id)
+        admission = await self._gateway.submit_run(request, caller)
+        run = replace(run, workflow_id=admission.workflow_id or run.workflow_id)
         await self._records.insert_run(run)
-        await self._records.update_thread(thread_id)
+        # Like the Agent Server: a thread names the graph and assistant it runs (chat UIs
+        # list a graph's threads by it), from the moment a run is created.
+        tags = {"graph_id": run.assistant_id, "assistant_id": run.assistant_id}
+        await self._records.update_thread(thread_id, metadata=tags)
         if admission.superseded:
             await self._notices.announce(admission.superseded, _superseding(run))
         return await self._records.get_run(thread_id, run.run_id) or run
@@ -135,7 +145,7 @@ class RunsService:
             )
         # The same stop again is idempotent: asking Temporal again is harmless (it keeps the
         # first request) and repairs a first attempt that failed half-way.
-        if await self._gateway.cancel_turn(run.thread_id, run.run_id, standing):
+        if await self._gateway.cancel_turn(run.thread_id, run.run_id, standing, run.workflow_id):
             await self._notices.announce([run.run_id], standing)
             await self._gateway.stop_requested(run.thread_id, run.run_id, standing)
             # Fresh: the answer shows the stop that stands (cancel_reason), or the end.
@@ -185,13 +195,26 @@ class RunsService:
             raise ConflictError(f"Run {run_id} is still {run.status}; cancel it before deleting it")
         await self._records.delete_run(thread_id, run_id)
 
-    async def _require_thread(self, thread_id: str, owner: str) -> None:
-        if await self._records.get_thread(thread_id, owner) is None:
+    async def _require_thread(self, thread_id: str, owner: str) -> ThreadRecord:
+        thread = await self._records.get_thread(thread_id, owner)
+        if thread is None:
             raise NotFoundError(f"Thread {thread_id} not found")
+        return thread
+
+    async def _create_thread_if_missing(self, thread_id: str, owner: str) -> None:
+        """`if_not_exists: "create"`: the caller's new thread; another user's id stays theirs."""
+        if await self._records.get_thread(thread_id, owner) is not None:
+            return
+        created = await self._records.create_thread(thread_id, owner, {})
+        if not created and await self._records.get_thread(thread_id, owner) is None:
+            raise ConflictError(f"Thread id {thread_id} is not available; choose another id")
 
 
 def run_request(settings: Settings, run: RunRecord, graph_ref: str) -> RunRequest:
     """What the thread workflow is asked to admit: the run and the turn it becomes."""
+    kwargs = run.kwargs
+    command = kwargs.get("command")
+    modes = kwargs.get("stream_mode") or []
     turn = TurnInput(
         thread_id=run.thread_id,
         run_id=run.run_id,
@@ -202,15 +225,28 @@ def run_request(settings: Settings, run: RunRecord, graph_ref: str) -> RunReques
         model_name=settings.model_name,
         heartbeat_timeout_seconds=settings.heartbeat.timeout_seconds,
         model_max_attempts=settings.model.max_attempts,
-        config=_graph_config(run.kwargs.get("config") or {}),
+        config=_graph_config(kwargs.get("config") or {}),
         record=run.as_dict(),
+        checkpoint_id=kwargs.get("checkpoint_id"),
+        interrupt_before=_nodes(kwargs.get("interrupt_before")),
+        interrupt_after=_nodes(kwargs.get("interrupt_after")),
+        limits=TurnLimits(deadline_seconds=settings.limits.turn_deadline_seconds),
+        stream_modes=[mode for mode in modes if mode in GRAPH_STREAM_MODES],
     )
     return RunRequest(
         run_id=run.run_id,
         turn=turn,
         multitask_strategy=run.multitask_strategy,  # type: ignore[arg-type]
-        summary=preview_text(run.input_messages, SUMMARY_CHARS),
+        summary=preview_text(run.input_messages, SUMMARY_CHARS) or "resume",
+        resume=command is not None or not run.input_messages,
+        resume_value=(command or {}).get("resume"),
     )
+
+
+def _nodes(value: Any) -> list[str]:
+    if value == "*":
+        return ["*"]
+    return list(value or [])
 
 
 def ended_detail(run: RunRecord) -> str:

@@ -124,7 +124,17 @@ RUN_INPUT_SCHEMA: dict[str, Any] = {
 }
 
 
-STREAM_MODES: tuple[str, ...] = ("values", "updates", "messages-tuple", "custom")
+STREAM_MODES: tuple[str, ...] = (
+    "values",
+    "updates",
+    "messages-tuple",
+    "messages",
+    "custom",
+    "events",
+    "tasks",
+    "checkpoints",
+    "debug",
+)
 """The stream modes the API serves (`messages-tuple` arrives as `event: messages`)."""
 _STREAM_MODE_SCHEMA: dict[str, Any] = {
     "anyOf": [
@@ -135,16 +145,39 @@ _STREAM_MODE_SCHEMA: dict[str, Any] = {
 }
 
 
+class CheckpointRef(_Body):
+    checkpoint_id: str | None = None
+    checkpoint_ns: str = ""
+    thread_id: str | None = None
+
+
+class RunCommand(_Body):
+    resume: Any = None
+    """The answer to the thread's pending interrupt (an approval's `{"decisions": [...]}`)."""
+    update: Any = None
+    goto: Any = None
+
+
 class RunCreate(_Body):
     assistant_id: str
     input: Annotated[dict[str, Any] | None, WithJsonSchema(RUN_INPUT_SCHEMA)] = None
+    command: RunCommand | None = None
     stream_mode: Annotated[str | list[str] | None, WithJsonSchema(_STREAM_MODE_SCHEMA)] = None
     multitask_strategy: MultitaskStrategy | None = None
     """Default enqueue, like the Agent Server."""
     stream_resumable: bool = False
+    stream_subgraphs: bool = False
     on_disconnect: Literal["cancel", "continue"] = "continue"
     metadata: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
+    checkpoint: CheckpointRef | None = None
+    """Run on top of this checkpoint (regenerate, edit a message: a fork)."""
+    checkpoint_id: str | None = None
+    interrupt_before: list[str] | Literal["*"] | None = None
+    interrupt_after: list[str] | Literal["*"] | None = None
+    if_not_exists: Literal["create", "reject"] = "reject"
+    on_completion: Literal["delete", "keep"] | None = None
+    """Stateless runs (`POST /runs/...`): delete the thread after the run (the default)."""
 
 
 class CancelBody(_Body):
@@ -155,3 +188,26 @@ class BulkCancel(_Body):
     thread_id: str | None = Field(default=None, pattern=THREAD_ID_PATTERN)
     run_ids: list[Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)]] | None = None
     status: Literal["pending", "running", "all"] | None = None
+
+
+class ThreadPatch(_Body):
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class StateUpdate(_Body):
+    values: dict[str, Any] | list[Any] | None = None
+    as_node: str | None = None
+    checkpoint: CheckpointRef | None = None
+    checkpoint_id: str | None = None
+
+
+class StateAt(_Body):
+    checkpoint: CheckpointRef
+    subgraphs: bool = False
+
+
+class HistoryQuery(_Body):
+    limit: int = Field(default=10, ge=1, le=1000)
+    before: CheckpointRef | str | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: CheckpointRef | None = None

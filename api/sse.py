@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from api.sse_modes import EventsMode, LegacyMessages
 from api.values import ValuesExpander
 from core.live import Live, decode
 
@@ -49,17 +50,47 @@ class SseMapper:
     def __init__(self, ctx: StreamContext, values: ValuesExpander) -> None:
         self.ctx = ctx
         self._values = values
+        self._tuples = "messages-tuple" in ctx.stream_modes
         self._wants_messages = bool(ctx.stream_modes & MESSAGE_MODES)
+        self._legacy = LegacyMessages() if "messages" in ctx.stream_modes else None
+        self._events = EventsMode(ctx.run_id) if "events" in ctx.stream_modes else None
 
     async def render(self, payload: bytes, seq: int | None) -> tuple[bytes, bool]:
         """(SSE bytes, possibly empty; True if this was the run's `end`)."""
         kind, body = decode(payload)
         event_id = seq if self.ctx.resumable else None
+        text, ended = await self._render(kind, body, event_id)
+        derived = self._derived(kind, body)
+        if not derived:
+            return text, ended
+        # One live event, several SSE events: only the last carries the id, so a client
+        # resuming from it has seen them all, and one resuming earlier sees them all again.
+        head = text.replace(b"id: %d\n" % event_id, b"") if event_id is not None else text
+        frames = [frame(name, orjson.dumps(data)) for name, data in derived[:-1]]
+        last_name, last_data = derived[-1]
+        return head + b"".join(frames) + frame(last_name, orjson.dumps(last_data), event_id), ended
+
+    def _derived(self, kind: str, body: bytes) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        if kind == Live.MESSAGES and self._legacy is not None:
+            out += self._legacy.frames(body)
+        if self._events is not None:
+            if kind == Live.MESSAGES:
+                out += self._events.messages(body)
+            elif kind == Live.UPDATES:
+                out += self._events.updates(body)
+            elif kind == Live.END:
+                out += self._events.end(body)
+        return out
+
+    async def _render(self, kind: str, body: bytes, event_id: int | None) -> tuple[bytes, bool]:
         modes = self.ctx.stream_modes
         if kind == Live.MESSAGES:
-            return (frame("messages", body, event_id) if self._wants_messages else b""), False
+            return (frame("messages", body, event_id) if self._tuples else b""), False
         if kind == Live.END:
             return frame("end", body, event_id), True
+        if kind == Live.METADATA:
+            return frame("metadata", body, event_id), False
         if kind == Live.ERROR:
             return frame("error", body, event_id), False
         if kind == Live.VALUES:

@@ -95,8 +95,8 @@ class RunEventStream:
         self._cancel_on_disconnect = cancel_on_disconnect
 
     async def frames(self) -> AsyncGenerator[bytes, None]:
-        if self._with_metadata:
-            yield metadata_frame(self._run.run_id)
+        """A fresh stream's `metadata` comes from the broker like every event (so it has
+        an id, as resumable clients expect); only without a broker is it made up here."""
         if await self._already_seen_the_end():
             return
         queue: asyncio.Queue[RunEvent | _BrokerGone] = asyncio.Queue()
@@ -111,6 +111,8 @@ class RunEventStream:
                     yield text or HEARTBEAT
                     continue
                 if isinstance(item, _BrokerGone):
+                    if self._with_metadata:
+                        yield metadata_frame(self._run.run_id)
                     yield await self._end_from_record(wait=True)
                     ended = True
                     continue

@@ -42,6 +42,7 @@ from core.contracts import (
 from core.settings import Settings
 from core.temporal import connect
 from core.thread_contracts import (
+    NOTHING_TO_RESUME,
     THREAD_BUSY,
     THREAD_CLOSED,
     RunAdmission,
@@ -135,10 +136,13 @@ class TemporalGateway:
                 raise _refusal(exc) from exc
         return admission
 
-    async def cancel_turn(self, thread_id: str, run_id: str, stop: StopRequest) -> bool:
-        """Cancel the run's turn with the stop as reason; False if it has no open turn."""
+    async def cancel_turn(
+        self, thread_id: str, run_id: str, stop: StopRequest, workflow_id: str = ""
+    ) -> bool:
+        """Cancel the run's turn with the stop as reason; False if it has no open turn.
+        `workflow_id`: the turn serving the run, when not its own (a resumed run)."""
         client = await self.client()
-        handle = client.get_workflow_handle(turn_workflow_id(thread_id, run_id))
+        handle = client.get_workflow_handle(workflow_id or turn_workflow_id(thread_id, run_id))
         with self._rpc(f"cancel run {run_id}"):
             try:
                 await handle.cancel(reason=stop.to_cancel_reason(), rpc_timeout=RPC_TIMEOUT)
@@ -220,4 +224,6 @@ def _refusal(exc: WorkflowUpdateFailedError) -> Exception:
         return ConflictError(cause.message)
     if isinstance(cause, ApplicationError) and cause.type == THREAD_CLOSED:
         return NotFoundError("The thread is being deleted")
+    if isinstance(cause, ApplicationError) and cause.type == NOTHING_TO_RESUME:
+        return ConflictError(cause.message)
     return TemporalRequestError(f"The thread refused the request: {cause}")

@@ -14,12 +14,11 @@ from api.errors import ConflictError, NotFoundError
 from api.runs_service import RunsService
 from api.schemas import ThreadCreate, ThreadSearch
 from api.temporal_gateway import TemporalGateway
-from api.views import checkpoint_json, jsonable, thread_json
+from api.views import thread_json
 from broker import Broker, BrokerUnavailable
 from core.contracts import StopRequest
-from core.messages import to_dicts
 from stores.record_store import RecordStore
-from stores.records import ThreadRecord
+from stores.records import RunRecord, ThreadRecord
 from stores.thread_store import ThreadStore
 
 
@@ -83,21 +82,32 @@ class ThreadsService:
             with contextlib.suppress(BrokerUnavailable):  # they expire anyway (retention)
                 await self._broker.purge_run(run.run_id)
 
-    async def state(self, thread_id: str, owner: str) -> dict[str, Any]:
+    async def patch(self, thread_id: str, owner: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Merge metadata keys into the thread's."""
         await self.record(thread_id, owner)
-        snapshot = await self._thread_store.state(thread_id)
-        values = snapshot.values if isinstance(snapshot.values, dict) else {}
-        return {
-            "values": {"messages": to_dicts(values.get("messages", []))},
-            "next": [],
-            "tasks": [],
-            "checkpoint": checkpoint_json(thread_id, snapshot.config)
-            or {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": None},
-            "metadata": jsonable(snapshot.metadata or {}),
-            "created_at": snapshot.created_at,
-            "parent_checkpoint": checkpoint_json(thread_id, snapshot.parent_config),
-            "interrupts": [],
-        }
+        await self._store.update_thread(thread_id, metadata=metadata)
+        return await self.get(thread_id, owner)
+
+    async def copy(self, thread_id: str, owner: str) -> dict[str, Any]:
+        """A new thread of the same owner, with this one's metadata and messages (its latest
+        state, as one checkpoint; earlier checkpoints are not copied)."""
+        thread = await self.record(thread_id, owner)
+        copy_id = str(uuid.uuid4())
+        await self._store.create_thread(copy_id, owner, thread.metadata)
+        messages = await self._thread_store.messages(thread_id)
+        if messages:
+            await self._thread_store.commit(copy_id, messages)
+        return await self.get(copy_id, owner)
+
+    async def ensure(self, thread_id: str, owner: str, metadata: dict[str, Any]) -> None:
+        """`if_not_exists: "create"` of a run: create the caller's thread if it is missing
+        (another user's id stays theirs: 409)."""
+        if await self._store.get_thread(thread_id, owner) is None:
+            await self.create(ThreadCreate(thread_id=thread_id, metadata=metadata), owner)
+
+    async def run_ended(self, run: RunRecord) -> bool:
+        fresh = await self._store.get_run(run.thread_id, run.run_id)
+        return fresh is not None and not fresh.active
 
     async def messages(self, thread_id: str) -> list[Any]:
         return await self._thread_store.messages(thread_id)

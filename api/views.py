@@ -26,6 +26,19 @@ def run_json(run: RunRecord) -> dict[str, Any]:
     }
 
 
+def interrupt_json(item: dict[str, Any]) -> dict[str, Any]:
+    return {"value": item.get("value"), "id": item.get("id")}
+
+
+def thread_interrupts(thread: ThreadRecord) -> dict[str, list[dict[str, Any]]]:
+    """`interrupts` of a thread: task id -> the interrupts it waits on."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for item in thread.interrupts:
+        if item.get("id"):
+            by_task.setdefault(item.get("task_id") or "", []).append(interrupt_json(item))
+    return by_task
+
+
 def thread_json(thread: ThreadRecord, status: str, messages: list[Any]) -> dict[str, Any]:
     return {
         "thread_id": thread.thread_id,
@@ -35,7 +48,7 @@ def thread_json(thread: ThreadRecord, status: str, messages: list[Any]) -> dict[
         "status": status,
         "values": {"messages": messages},
         "config": {},
-        "interrupts": {},
+        "interrupts": thread_interrupts(thread),
     }
 
 
@@ -61,10 +74,17 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def final_values(run: RunRecord, messages: list[Any]) -> dict[str, Any]:
-    """What /runs/wait and /join return: the thread's values, or the Agent Server's error
-    shape, which langgraph_sdk's runs.wait() raises as an exception."""
+def final_values(
+    run: RunRecord, messages: list[Any], interrupts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What /runs/wait and /join return: the thread's values (with `__interrupt__` when the
+    turn waits for a person), or the Agent Server's error shape, which langgraph_sdk's
+    runs.wait() raises as an exception."""
     if run.status in ("error", "timeout"):
         message = (run.outcome or {}).get("error")
         return {"__error__": {"error": f"Run{run.status.title()}", "message": message or ""}}
-    return {"messages": messages}
+    values: dict[str, Any] = {"messages": messages}
+    pending = [interrupt_json(i) for i in interrupts or [] if i.get("id")]
+    if pending:
+        values["__interrupt__"] = pending
+    return values

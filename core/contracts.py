@@ -114,6 +114,8 @@ class TurnInput:
     limits: TurnLimits = field(default_factory=TurnLimits)
     interrupt_before: list[str] = field(default_factory=list)
     interrupt_after: list[str] = field(default_factory=list)
+    stream_modes: list[str] = field(default_factory=list)
+    """Graph stream modes a client asked for beyond the defaults (tasks, checkpoints, debug)."""
 
 
 @dataclass(frozen=True, kw_only=True)

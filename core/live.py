@@ -20,6 +20,8 @@ import orjson
 
 
 class Live(StrEnum):
+    METADATA = "metadata"
+    """The stream's first event: `{run_id, attempt}` (the API publishes it at creation)."""
     MESSAGES = "messages"
     """A token chunk or a whole message (a ToolMessage), as `[message, metadata]`."""
     RESET = "reset"

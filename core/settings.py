@@ -89,6 +89,9 @@ class LimitSettings(BaseModel):
     """The longest any request waits for a run (join, wait, cancel?wait=true)."""
     stop_grace_seconds: float = 60.0
     """A stopped turn that has not ended after this is terminated (its run: error)."""
+    turn_deadline_seconds: float | None = 900.0
+    """A turn's active time (waiting for approval not counted) is bounded by this; past
+    it, the turn ends keeping what it has (reason "deadline"). None: unbounded."""
 
 
 class ApiSettings(BaseModel):
@@ -99,6 +102,9 @@ class ApiSettings(BaseModel):
     api_keys: dict[str, str] = Field(default_factory=dict)
     """API key -> user id. Also CHATSTOP_API_KEYS="key1:alice,key2:bob". Empty, with no
     authenticator, means open access: allowed only in development."""
+    cors_origins: list[str] | None = None
+    """Browser origins allowed to call the API (CORS). None: any in development, none in
+    production; e.g. ["https://chat.example.com"]."""
     authenticator: str | None = None
     """"module:function" turning a request into a user id (e.g. verifying your JWTs);
     replaces the API keys."""

@@ -49,9 +49,13 @@ class GraphRunner:
         self._outbox = outbox
         self.app = agent.graph.compile(
             checkpointer=InMemorySaver(),
-            interrupt_before=inp.interrupt_before or None,
-            interrupt_after=inp.interrupt_after or None,
+            interrupt_before=_nodes(inp.interrupt_before),
+            interrupt_after=_nodes(inp.interrupt_after),
         )
+        self._modes: list[StreamMode] = [
+            *GRAPH_STREAM_MODES,
+            *(m for m in ("tasks", "checkpoints", "debug") if m in inp.stream_modes),
+        ]
         user_config = dict(inp.config)
         configurable = {**(user_config.pop("configurable", None) or {}), "thread_id": inp.run_id}
         self.config = cast(
@@ -64,7 +68,7 @@ class GraphRunner:
     async def run(self, graph_input: Any) -> Pause | None:
         """Run until the graph ends (None) or pauses (its Pause)."""
         async for mode, chunk in self.app.astream(
-            graph_input, config=self.config, stream_mode=GRAPH_STREAM_MODES
+            graph_input, config=self.config, stream_mode=self._modes
         ):
             if mode == "values":
                 self.state = cast(dict[str, Any], chunk)
@@ -88,3 +92,10 @@ class GraphRunner:
 
     def messages(self) -> list[BaseMessage]:
         return list(self.state.get("messages", []))
+
+
+def _nodes(names: list[str]) -> Any:
+    """LangGraph's breakpoints: "*" (every node), a list of nodes, or none."""
+    if names == ["*"]:
+        return "*"
+    return names or None

@@ -232,7 +232,10 @@ _EXPIRED = object()
 def _thread_interrupts(pause: Pause) -> list[dict[str, Any]]:
     """The thread's pending interrupts, with the task that raised each (for `interrupts`
     keyed by task id and `tasks[].interrupts`, as the Agent Server shows them)."""
-    pending = [{**i, "task_id": pause.task_ids.get(i["id"], "")} for i in pause.interrupts]
+    pending = [
+        {**i, "task_id": pause.task_ids.get(i["id"], ""), "next": pause.next}
+        for i in pause.interrupts
+    ]
     return pending or [{"value": None, "id": "", "task_id": "", "next": pause.next}]
 
 

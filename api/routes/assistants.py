@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
+from api.assistants import graph_json, graph_schemas, subgraphs
 from api.deps import AssistantsDep
 from api.openapi import errors
 from api.responses import Assistant, success
@@ -30,3 +31,20 @@ async def search_assistants(
 )
 async def get_assistant(assistant_id: str, assistants: AssistantsDep) -> dict[str, Any]:
     return assistants.get(assistant_id)
+
+
+@router.get("/{assistant_id}/graph", responses=errors(401, 404, 422))
+async def get_assistant_graph(
+    assistant_id: str, assistants: AssistantsDep, xray: bool | int = False
+) -> dict[str, Any]:
+    return graph_json(assistants.graph_ref(assistant_id), xray)
+
+
+@router.get("/{assistant_id}/schemas", responses=errors(401, 404, 422))
+async def get_assistant_schemas(assistant_id: str, assistants: AssistantsDep) -> dict[str, Any]:
+    return graph_schemas(assistant_id, assistants.graph_ref(assistant_id))
+
+
+@router.get("/{assistant_id}/subgraphs", responses=errors(401, 404, 422))
+async def get_assistant_subgraphs(assistant_id: str, assistants: AssistantsDep) -> dict[str, Any]:
+    return subgraphs(assistants.graph_ref(assistant_id))

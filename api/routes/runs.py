@@ -73,7 +73,7 @@ async def stream_run(
     )
     modes = run.kwargs.get("stream_mode") or []
     stop = _disconnect_stop(caller, enabled=body.on_disconnect == "cancel")
-    return _stream(request, runs, run, modes, cancel_on_disconnect=stop)
+    return run_stream(request, runs, run, modes, cancel_on_disconnect=stop)
 
 
 @router.post("/wait", responses={**success(RunValues), **_CREATE_ERRORS})
@@ -89,7 +89,8 @@ async def wait_run(
         thread_id, body, caller, streaming=False, idempotency_key=idempotency_key
     )
     ended = await runs.waiter.wait_end(run)
-    values = final_values(ended, await threads.messages(thread_id))
+    thread = await threads.record(thread_id, caller)
+    values = final_values(ended, await threads.messages(thread_id), thread.interrupts)
     location = _run_location(run)
     headers = {**location, "Location": f"{location['Content-Location']}/join"}
     return JSONResponse(values, headers=headers)
@@ -123,7 +124,8 @@ async def join_run(
     thread_id: ThreadId, run_id: RunId, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> dict[str, Any]:
     run = await runs.join(thread_id, run_id, caller)
-    return final_values(run, await threads.messages(thread_id))
+    thread = await threads.record(thread_id, caller)
+    return final_values(run, await threads.messages(thread_id), thread.interrupts)
 
 
 @router.get(
@@ -150,13 +152,13 @@ async def join_run_stream(
     check_stream_modes(requested)
     modes = requested or run.kwargs.get("stream_mode") or list(ALL_STREAM_MODES)
     stop = _disconnect_stop(caller, enabled=cancel_on_disconnect)
-    return _stream(
+    return run_stream(
         request, runs, run, modes,
         after_seq=after_seq or 0, with_metadata=after_seq is None, cancel_on_disconnect=stop,
     )  # fmt: skip
 
 
-def _stream(
+def run_stream(
     request: Request,
     runs: Any,
     run: RunRecord,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Response, status
 
 from api.deps import CallerDep, ThreadId, ThreadsDep
 from api.openapi import errors
-from api.responses import Thread, ThreadState, success
+from api.responses import Thread, success
 from api.schemas import ThreadCreate, ThreadSearch
 
 router = APIRouter(prefix="/threads", tags=["threads"])
@@ -45,14 +45,3 @@ async def get_thread(thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep
 async def delete_thread(thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep) -> Response:
     await threads.delete(thread_id, caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get(
-    "/{thread_id}/state",
-    response_model=None,
-    responses={**success(ThreadState), **errors(401, 404, 422)},
-)
-async def get_thread_state(
-    thread_id: ThreadId, threads: ThreadsDep, caller: CallerDep
-) -> dict[str, Any]:
-    return await threads.state(thread_id, caller)

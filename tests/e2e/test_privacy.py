@@ -46,6 +46,17 @@ EXAMPLE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("post", "/threads/{thread_id}/runs/{run_id}/cancel"): {},
     ("post", "/runs/cancel"): {"status": "all"},
+    ("post", "/threads/{thread_id}/state"): {"values": {}},
+    ("post", "/threads/{thread_id}/state/checkpoint"): {"checkpoint": {"checkpoint_id": "x"}},
+    ("post", "/threads/{thread_id}/history"): {},
+    ("post", "/threads/{thread_id}/copy"): {},
+    ("patch", "/threads/{thread_id}"): {"metadata": {"taken": True}},
+    ("post", "/runs"): {"assistant_id": "agent", "input": {"messages": ["x"]}},
+    ("post", "/runs/stream"): {"assistant_id": "agent", "input": {"messages": ["x"]}},
+    ("post", "/runs/wait"): {"assistant_id": "agent", "input": {"messages": ["x"]}},
+    ("put", "/store/items"): {"namespace": ["notes"], "key": "k", "value": {"v": 1}},
+    ("post", "/store/items/search"): {},
+    ("post", "/store/namespaces"): {},
 }
 
 
@@ -54,6 +65,7 @@ class Alice:
     thread_id: str
     run_id: str
     messages: list[dict[str, Any]]
+    checkpoint_id: str
 
 
 def _user(text: str) -> dict[str, Any]:
@@ -73,11 +85,17 @@ async def alice(keyed: str, marker: str) -> Alice:
     run = await client.runs.create(thread["thread_id"], "agent", input=_user(f"hi {marker}"))
     await client.runs.join(thread["thread_id"], run["run_id"])
     state: Any = await client.threads.get_state(thread["thread_id"])
-    return Alice(thread["thread_id"], run["run_id"], state["values"]["messages"])
+    checkpoint = state["checkpoint"]["checkpoint_id"]
+    return Alice(thread["thread_id"], run["run_id"], state["values"]["messages"], checkpoint)
 
 
 def _fill(path: str, alice: Alice) -> str:
-    values = {"thread_id": alice.thread_id, "run_id": alice.run_id, "assistant_id": "agent"}
+    values = {
+        "thread_id": alice.thread_id,
+        "run_id": alice.run_id,
+        "assistant_id": "agent",
+        "checkpoint_id": alice.checkpoint_id,
+    }
     filled = re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), path)
     assert "{" not in filled, f"no example value for a parameter of {path}; add one to _fill"
     return filled
@@ -205,3 +223,18 @@ async def test_deleting_a_thread_deletes_its_messages(keyed: str, marker: str) -
 
     assert again["values"] == {"messages": []}
     assert state["values"] == {"messages": []}
+
+
+async def test_the_store_is_private_to_each_user(keyed: str, marker: str) -> None:
+    alice = get_client(url=keyed, api_key=ALICE)
+    bob = get_client(url=keyed, api_key=BOB)
+    await alice.store.put_item(["notes", marker], "plan", {"text": "secret"})
+
+    mine = await alice.store.get_item(["notes", marker], "plan")
+    found = await bob.store.search_items(["notes", marker])
+    spaces = await bob.store.list_namespaces(prefix=["notes"])
+    theirs = await _call(keyed, "get", f"/store/items?namespace=notes.{marker}&key=plan", None, BOB)
+
+    assert mine["value"] == {"text": "secret"} and mine["namespace"] == ["notes", marker]
+    assert found["items"] == [] and spaces["namespaces"] == []
+    assert theirs.status_code == 404

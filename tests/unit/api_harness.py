@@ -68,7 +68,9 @@ class FakeGateway:
         superseded, self.superseded = self.superseded, []
         return RunAdmission(run_id=request.run_id, status="running", superseded=superseded)
 
-    async def cancel_turn(self, thread_id: str, run_id: str, stop: StopRequest) -> bool:
+    async def cancel_turn(
+        self, thread_id: str, run_id: str, stop: StopRequest, workflow_id: str = ""
+    ) -> bool:
         self._maybe_refuse()
         self.turn_cancels.append((thread_id, run_id, stop))
         if run_id not in self.open_turns:

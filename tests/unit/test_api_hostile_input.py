@@ -210,15 +210,15 @@ async def test_an_unknown_stream_mode_is_422_naming_it(api: Api) -> None:
 
     response = await api.http.post(
         f"/threads/{thread_id}/runs/stream",
-        json=run_body("hi", stream_mode=["values", "events", "values,debug"]),
+        json=run_body("hi", stream_mode=["values", "sparkles", "values,debug,glitter"]),
     )
 
     await assert_refused(
         api,
         response,
         422,
-        "stream_mode 'events', 'debug' is not supported; supported: values, updates, "
-        "messages-tuple, custom",
+        "stream_mode 'sparkles', 'glitter' is not supported; supported: values, updates, "
+        "messages-tuple, messages, custom, events, tasks, checkpoints, debug",
     )
 
 

@@ -144,15 +144,15 @@ def test_chosen_ids_are_only_the_ones_the_client_gave() -> None:
 
 
 def test_unknown_stream_modes_are_named() -> None:
-    check_stream_modes(["values", "messages-tuple", "updates", "custom"])
+    check_stream_modes(["values", "messages-tuple", "updates", "custom", "events", "debug"])
     check_stream_modes(None)
 
     with pytest.raises(InvalidInputError) as caught:
-        check_stream_modes(["values", "events", "debug"])
+        check_stream_modes(["values", "sparkles", "glitter"])
 
     assert caught.value.detail == (
-        "stream_mode 'events', 'debug' is not supported; supported: values, updates, "
-        "messages-tuple, custom"
+        "stream_mode 'sparkles', 'glitter' is not supported; supported: values, updates, "
+        "messages-tuple, messages, custom, events, tasks, checkpoints, debug"
     )
 
 

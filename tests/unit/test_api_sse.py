@@ -4,6 +4,7 @@ The values expander reads a real ThreadStore, on LangGraph's in-memory checkpoin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -52,12 +53,51 @@ async def render(m: SseMapper, kind: Live | str, body: Any, seq: int = 7) -> byt
     return text
 
 
-@pytest.mark.parametrize("mode", ["messages-tuple", "messages"])
-async def test_a_token_is_relayed_byte_for_byte(thread_store: ThreadStore, mode: str) -> None:
-    text, ended = await mapper(thread_store, mode).render(encode_json(Live.MESSAGES, TOKEN_BODY), 3)
+async def test_a_token_is_relayed_byte_for_byte(thread_store: ThreadStore) -> None:
+    token = encode_json(Live.MESSAGES, TOKEN_BODY)
+    text, ended = await mapper(thread_store, "messages-tuple").render(token, 3)
 
     assert text == b"event: messages\ndata: " + TOKEN_BODY + b"\n\n"
     assert ended is False
+
+
+def _sse(text: bytes) -> list[tuple[str, Any]]:
+    events = []
+    for block in text.decode().strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+async def test_the_legacy_messages_mode_accumulates_partials(thread_store: ThreadStore) -> None:
+    m = mapper(thread_store, "messages")
+    chunk, metadata = json.loads(TOKEN_BODY)
+    first = await m.render(encode_json(Live.MESSAGES, TOKEN_BODY), 3)
+    again = await m.render(encode_json(Live.MESSAGES, TOKEN_BODY), 4)
+    closing = {**chunk, "content": "", "response_metadata": {"finish_reason": "stop"}}
+    done = await m.render(encode(Live.MESSAGES, [closing, metadata]), 5)
+
+    [(meta_event, meta), (partial_event, [partial])] = _sse(first[0])
+    assert meta_event == "messages/metadata" and meta == {chunk["id"]: {"metadata": metadata}}
+    assert partial_event == "messages/partial" and partial["content"] == chunk["content"]
+    [(_, [twice])] = _sse(again[0])
+    assert twice["content"] == chunk["content"] * 2 and twice["type"] == "ai"
+    [(complete_event, [complete])] = _sse(done[0])
+    assert complete_event == "messages/complete" and complete["content"] == chunk["content"] * 2
+
+
+async def test_the_events_mode_reports_model_stream_and_node_ends(
+    thread_store: ThreadStore,
+) -> None:
+    m = mapper(thread_store, "events")
+    token, _ = await m.render(encode_json(Live.MESSAGES, TOKEN_BODY), 3)
+    update, _ = await m.render(encode(Live.UPDATES, {"model": {"messages": []}}), 4)
+
+    [(name, record)] = _sse(token)
+    assert name == "events" and record["event"] == "on_chat_model_stream"
+    assert record["data"]["chunk"] == json.loads(TOKEN_BODY)[0]
+    [(_, node_end)] = _sse(update)
+    assert node_end["event"] == "on_chain_end" and node_end["name"] == "model"
 
 
 async def test_tokens_are_dropped_without_a_messages_mode(thread_store: ThreadStore) -> None:

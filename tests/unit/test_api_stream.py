@@ -79,7 +79,8 @@ async def test_stream_route_sends_metadata_tokens_and_end_with_run_headers(api: 
     assert response.headers["location"] == f"{location}/stream"
     assert response.headers["cache-control"] == "no-store"
     assert blocks(response.text) == [
-        f'event: metadata\ndata: {{"run_id":"{run.run_id}","attempt":1}}',
+        # Published at creation, before anything of the run: with an id, like every event.
+        f'event: metadata\nid: {token_seq - 1}\ndata: {{"run_id":"{run.run_id}","attempt":1}}',
         f"event: messages\nid: {token_seq}\ndata: {TOKEN.decode()}",
         f"event: end\nid: {end_seq}\ndata: " + response.text.split("data: ")[-1].strip(),
     ]
@@ -143,7 +144,8 @@ async def test_join_resumes_after_last_event_id_without_metadata(
     )
 
     ids = [int(b.split("\n")[1].removeprefix("id: ")) for b in blocks(resumed.text)]
-    assert ids == seqs[skipped:]
+    metadata = [seqs[0] - 1] if header == "-1" else []  # -1: from the very start
+    assert ids == metadata + seqs[skipped:]
     assert blocks(resumed.text)[-1].startswith("event: end\n")
 
 
@@ -188,7 +190,8 @@ async def test_join_with_an_unknown_stream_mode_is_422_naming_it(api: Api) -> No
 
     assert response.status_code == 422
     assert response.json()["detail"] == (
-        "stream_mode 'bogus' is not supported; supported: values, updates, messages-tuple, custom"
+        "stream_mode 'bogus' is not supported; supported: values, updates, messages-tuple, "
+        "messages, custom, events, tasks, checkpoints, debug"
     )
 
 
@@ -270,6 +273,7 @@ async def test_a_client_going_away_stops_the_run_only_if_asked(api: Api, cancel:
         cancel_on_disconnect=stop if cancel else None,
     ).frames()  # fmt: skip
 
+    assert (await anext(frames)).startswith(b"event: metadata\n")  # from the broker
     assert (await anext(frames)).startswith(b"event: values\n")
     await frames.aclose()
 
