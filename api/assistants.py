@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.errors import NotFoundError
+from api.errors import InvalidInputError, NotFoundError
 from api.schemas import AssistantSearch
 from core.settings import Settings
 from stores.records import utc_now
@@ -90,3 +90,17 @@ def graph_schemas(assistant_id: str, ref: str) -> dict[str, Any]:
 
 def subgraphs(ref: str) -> dict[str, Any]:
     return {namespace: {} for namespace, _ in _compiled(ref).get_subgraphs()}
+
+
+def check_breakpoints(ref: str, before: Any, after: Any) -> None:
+    """interrupt_before / interrupt_after must name nodes of the graph (or be "*")."""
+    nodes = set(_compiled(ref).nodes) - {"__start__"}
+    for field, names in (("interrupt_before", before), ("interrupt_after", after)):
+        if names is None or names == "*":
+            continue
+        unknown = [name for name in names if name not in nodes]
+        if unknown:
+            raise InvalidInputError(
+                f"{field} names {', '.join(map(repr, unknown))}, not a node of this graph; "
+                f"its nodes: {', '.join(sorted(nodes))} (or \"*\" for all)"
+            )

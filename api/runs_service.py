@@ -13,7 +13,7 @@ import logging
 from dataclasses import asdict, replace
 from typing import Any
 
-from api.assistants import AssistantCatalog
+from api.assistants import AssistantCatalog, check_breakpoints
 from api.errors import ConflictError, InvalidInputError, NotFoundError, TemporalUnavailableError
 from api.message_ids import chosen_ids, refuse_taken_ids
 from api.resume import check_resume
@@ -69,6 +69,7 @@ class RunsService:
             await self._create_thread_if_missing(thread_id, caller)
         thread = await self._require_thread(thread_id, caller)
         graph_ref = self._assistants.graph_ref(body.assistant_id)
+        check_breakpoints(graph_ref, body.interrupt_before, body.interrupt_after)
         run = new_run_record(
             thread_id,
             body,

@@ -69,6 +69,8 @@ class ThreadWorkflow:
                 lambda: bool(self.queue) or self.closing or self._time_to_continue()
             )
             if self.closing:
+                # Let the close update (and any other handler) answer before the end.
+                await workflow.wait_condition(workflow.all_handlers_finished)
                 return
             if not self.queue:
                 await workflow.wait_condition(workflow.all_handlers_finished)

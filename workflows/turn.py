@@ -80,11 +80,10 @@ class TurnWorkflow:
             context = await begin_turn(inp)
             self.session.context = context
             self.input_messages = _fresh_ids(inp.input_messages, context.taken_ids, inp.run_id)
-            self.runner = GraphRunner(self.agent, inp, context, self.session.outbox)
             graph_input: Any = {"messages": from_dicts(context.window + self.input_messages)}
             while True:
                 workflow.set_current_details("answering")
-                segment = asyncio.create_task(self.runner.run(graph_input))
+                segment = asyncio.create_task(self._segment(graph_input))
                 await self._within_deadline(segment)
                 pause = segment.result() if segment.done() and not segment.exception() else None
                 if pause is None:
@@ -105,6 +104,16 @@ class TurnWorkflow:
 
     def _limits(self) -> Any:
         return self.session.policy.limits
+
+    async def _segment(self, graph_input: Any) -> Pause | None:
+        """Run the graph until it ends or pauses. Whatever goes wrong in it, building the
+        graph included (a breakpoint on a node it does not have), fails the turn cleanly:
+        an error escaping the workflow would fail its task and retry it for ever."""
+        if self.runner is None:
+            context = self.session.context
+            assert context is not None
+            self.runner = GraphRunner(self.agent, self.inp, context, self.session.outbox)
+        return await self.runner.run(graph_input)
 
     async def _within_deadline(self, segment: asyncio.Task[Pause | None]) -> None:
         """The turn's active time is bounded (limits.deadline_seconds): past it, the turn

@@ -27,15 +27,16 @@ CHECKS = (
     "content_type_conformance",
     "response_schema_conformance",
 )
-MAX_EXAMPLES = 10
-"""Per operation and phase: enough to reach every documented status of the 20 operations,
-small enough for the whole run (four phases) to take about a minute."""
+MAX_EXAMPLES = 3
+"""Per operation and phase, on top of the coverage phase's boundary cases: with ~40
+operations, most of the run's time goes to generating cases (measured: 6 min at 6, of
+which 80 s in requests)."""
 WORKERS = 1
 """One at a time: the time goes to generating cases, not to requests, and with several
 workers hypothesis crashed on Python 3.11 ("AST constructor recursion depth mismatch")."""
 SEED = int(os.environ.get("CHATSTOP_SCHEMATHESIS_SEED", "20261121"))
 """Fixed so a failure reproduces; set the variable to explore other inputs."""
-RUN_WITHIN = 110.0
+RUN_WITHIN = 480.0
 
 
 def _schemathesis(url: str, report: Path) -> list[str]:
@@ -122,7 +123,7 @@ async def test_the_live_api_answers_as_its_openapi_schema_says(
         "api": {"api_keys": {KEY: "schemathesis"}},
         # Generated runs are real turns: bound /wait and /join so a queue of them cannot
         # hold the run hostage (a bounded wait answers with the run as it is).
-        "limits": {"max_wait_seconds": 2.0},
+        "limits": {"max_wait_seconds": 0.5},
     }
     async with another_api(stack, **overrides) as url:
         code, output = await _run(_schemathesis(url, report), tmp_path)
