@@ -99,7 +99,6 @@ async def anchor(
                 f"anchor (langgraph dev, langgraph-api {_version('langgraph_api')}, in-memory "
                 f"runtime, --n-jobs-per-worker {jobs})"
             ),
-            terminal_event=None,
             pid=proc.pid,
         )
     finally:

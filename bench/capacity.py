@@ -34,6 +34,8 @@ from bench.throughput import Batch, run_batch
 
 logger = logging.getLogger("bench")
 
+MIN_STOPS = 20
+
 
 @dataclass
 class Level:
@@ -55,8 +57,10 @@ class Level:
 
 async def measure_level(system: System, streams: int, args: argparse.Namespace) -> Level:
     batch = await run_batch(system, streams, args.tokens, args.pace)
-    # Without waiting for lost stops' answers to end: open after PATIENCE fails the level.
-    stops = await run_level(system, streams, streams, args.answer_tokens, args.pace, wait=False)
+    # At least MIN_STOPS for a p95 worth the name; without waiting for lost stops' answers to
+    # end: a stop the model has not seen after PATIENCE fails the level anyway.
+    count = max(streams, MIN_STOPS)
+    stops = await run_level(system, streams, count, args.answer_tokens, args.pace, wait=False)
     level = Level(streams, batch, stops)
     logger.info(
         "%s: %d streams %s (token p95 %s, stop p95 %s)",
@@ -97,16 +101,17 @@ def report(
         f"capacity: concurrent {1000 / args.pace:g}-token/s streams with token p95 <= "
         f"{args.token_p95:g} ms and stop p95 (to upstream disconnect) <= {args.stop_p95:g} ms",
         [
-            f"per level N: N answers x {args.tokens} tokens at once, then N runs at once each "
-            f"stopped at a random token 3-150 of a {args.answer_tokens}-token answer; a stop "
+            f"per level N: N answers x {args.tokens} tokens at once, then max(N, {MIN_STOPS}) "
+            f"stops with N runs at once, each at a random token 3-150 of a "
+            f"{args.answer_tokens}-token answer; a stop "
             f"the model has not seen {PATIENCE_SECONDS:g} s later counts as infinitely late; "
-            "others' CPU = the rest of the machine during the token phase, % of one core (noise)",
+            "others' load = the rest of the machine during the token phase, % of one core (noise)",
             *systems.values(),
         ],
     )
     rows = [_row(name, level, args) for name, levels in results.items() for level in levels]
     columns = ["system", "streams", "token p50", "token p95", "TTFT p95", "stop p50"]
-    print(table([*columns, "stop p95", "never closed", "others' CPU", "verdict"], rows))
+    print(table([*columns, "stop p95", "never closed", "others' load", "verdict"], rows))
     for name, levels in results.items():
         print(f"   {name} capacity: {capacity(levels, args)}")
 
@@ -119,7 +124,7 @@ def _row(name: str, level: Level, args: argparse.Namespace) -> list[str]:
     return [
         name, str(level.streams), ms(tokens.p50), ms(tokens.p95),
         ms(percentile(level.batch.first_token, 95)), ms(stops.p50), ms(stops.p95),
-        f"{lost} of {len(level.stops)}", f"{level.batch.other_cpu / level.batch.wall:.0%}",
+        f"{lost} of {len(level.stops)}", f"{level.batch.other_load:.0%}",
         verdict,
     ]  # fmt: skip
 

@@ -1,6 +1,6 @@
 """chatstop under test: an isolated copy of the whole stack as separate processes, as in
-production (Temporal dev server, worker, API, soon the NATS broker), via `python -m devstack`
-on free ports with every file in one temporary folder.
+production (Temporal dev server, worker, API and the NATS broker when devstack runs one), via
+`python -m devstack` on free ports with every file in one temporary folder.
 
 The scripted model is not the stack's own (`--no-model`): the benchmark's shared one answers,
 so chatstop and the anchor stream from the same process.
@@ -35,8 +35,20 @@ SYSTEM_NAMESPACE = "temporal_system"
 """The dev server's own bookkeeping workflows; their actions are not chatstop's."""
 SETTINGS_SECTIONS = ("heartbeat", "streaming", "broker")
 """temporal-dev.yaml sections that shape the figures, printed with them when present."""
-NOT_SETTINGS = ("url", "user", "password", "token", "creds", "tls", "port", "dir")
-"""Keys that say where things are, not how they behave: left out of the printed settings."""
+NOT_SETTINGS = (
+    "url",
+    "user",
+    "password",
+    "token",
+    "creds",
+    "tls",
+    "port",
+    "dir",
+    "stream",
+    "subject",
+)
+"""Keys that say where things are or what they are called, not how they behave: left out
+of the printed settings."""
 BROKER_NAMES = ("broker", "nats")
 """devstack.pids names the NATS broker may have."""
 
@@ -88,24 +100,18 @@ def _config(root: Path) -> dict[str, Any]:
     return yaml.safe_load((root / "temporal-dev.yaml").read_text()) or {}
 
 
-def stack_env(root: Path, data_dir: Path, model: ScriptedModel) -> dict[str, str]:
-    ports, metrics = isolated_ports(), free_port()
-    env = isolated_env(data_dir, ports) | {
-        "CHATSTOP_DEV_SERVER__METRICS_PORT": str(metrics),
+def stack_env(data_dir: Path, model: ScriptedModel) -> dict[str, str]:
+    return isolated_env(data_dir, isolated_ports()) | {
+        "CHATSTOP_DEV_SERVER__METRICS_PORT": str(free_port()),
         "CHATSTOP_SCRIPTED_MODEL__PORT": str(model.port),
     }
-    if "broker" in _config(root):
-        # Until devstack.isolated moves the broker too: never the `make dev` one's port.
-        env.setdefault("CHATSTOP_BROKER__DEV_PORT", str(free_port()))
-        env.setdefault("CHATSTOP_BROKER__DEV_STORE_DIR", str(data_dir / "nats"))
-    return env
 
 
 @contextlib.asynccontextmanager
 async def chatstop(
     model: ScriptedModel, root: Path, data_dir: Path
 ) -> AsyncIterator[ChatstopSystem]:
-    env = stack_env(root, data_dir, model)
+    env = stack_env(data_dir, model)
     log = data_dir / "stack.log"
     argv = [sys.executable, "-m", "devstack", "--no-model"]
     proc = await launch(argv, cwd=root, log=log, env=env)
@@ -118,7 +124,6 @@ async def chatstop(
             api_url=api_url,
             model=model,
             settings=settings_line(root),
-            terminal_event="end",
             data_dir=data_dir,
             temporal_address=env["CHATSTOP_TEMPORAL__ADDRESS"],
             metrics_url=f"http://127.0.0.1:{env['CHATSTOP_DEV_SERVER__METRICS_PORT']}/metrics",
@@ -127,11 +132,13 @@ async def chatstop(
         yield system
     finally:
         await stop_group(proc)
-        _kill_leftovers(pids)
+        if proc.returncode != 0:
+            _kill_leftovers(pids)
 
 
 def _kill_leftovers(pids: dict[str, int]) -> None:
-    """devstack stops its children itself; this only matters if it was killed first."""
+    """devstack stops its children itself (each in its own group); if it did not exit
+    cleanly, they may have outlived it."""
     for pid in pids.values():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)

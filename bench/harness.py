@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import anchor_stack
+from bench import anchor_stack, procstat
 from bench.chatstop_stack import chatstop
 from bench.scripted import ScriptedModel, scripted_model
 from bench.systems import System
@@ -33,6 +33,11 @@ R = TypeVar("R")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = ("chatstop", "anchor")
+CALM_LOAD = 0.3
+"""Cores that other work may keep busy before a system is launched and measured."""
+CALM_WAIT = 10.0
+"""How long to wait for the machine to calm down; measured anyway after that (the figures
+print the others' load next to them)."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +97,21 @@ async def for_each_system(
                 if name == "anchor" and (why := anchor_stack.unavailable()):
                     logger.warning("anchor skipped: %s", why)
                     continue
+                await _calm()
                 workdir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=session))
                 async with _launched(name, model, opts, workdir) as system:
                     logger.info("%s: up at %s", name, system.api_url)
                     results[name] = await measure(system)
     return results
+
+
+async def _calm() -> None:
+    """On a shared machine, wait a little for other tenants' bursts (a test suite, a
+    build) to pass before measuring; nothing of ours is running yet but the idle model."""
+    waited = 0.0
+    while (load := await procstat.machine_load()) > CALM_LOAD and waited < CALM_WAIT:
+        waited += 1.0
+    logger.info("machine load before launching: %.2f cores (waited %.0f s)", load, waited)
 
 
 @contextlib.asynccontextmanager
@@ -125,7 +140,10 @@ def _session_dir() -> Iterator[Path]:
 
 def run(main: Coroutine[Any, Any, None]) -> None:
     """Entry point of every benchmark: progress on stderr, figures on stdout."""
-    logging.basicConfig(level=logging.INFO, format="[bench] %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="[bench %(asctime)s] %(message)s", datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )  # fmt: skip
     logging.getLogger("httpx").setLevel(logging.WARNING)
     asyncio.run(main)
 

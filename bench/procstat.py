@@ -93,3 +93,10 @@ def machine_busy() -> float:
     fields = (_PROC / "stat").read_text().split("\n", 1)[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
     return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
+async def machine_load(window: float = 1.0) -> float:
+    """Cores busy over the next `window` seconds, whoever is busy."""
+    before = machine_busy()
+    await asyncio.sleep(window)
+    return (machine_busy() - before) / window

@@ -11,8 +11,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# statistics.quantiles interpolates, and inf * 0 is nan; a huge finite stand-in keeps the
-# arithmetic sound and is mapped back to inf afterwards.
+# statistics.quantiles interpolates, and inf * 0 is nan: a finite stand-in keeps the
+# arithmetic sound, and a result that leans on it at all is inf.
 _NEVER = 1e15
 
 
@@ -22,9 +22,10 @@ def percentile(values: Sequence[float], pct: int) -> float:
         return math.nan
     if len(values) == 1:
         return values[0]
-    finite = [min(v, _NEVER) for v in values]
-    result = statistics.quantiles(finite, n=100, method="inclusive")[pct - 1]
-    return math.inf if result >= _NEVER / 2 else result
+    finite = [v for v in values if math.isfinite(v)]
+    stand_in = [v if math.isfinite(v) else _NEVER for v in values]
+    result = statistics.quantiles(stand_in, n=100, method="inclusive")[pct - 1]
+    return math.inf if not finite or result > max(finite) else result
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ moment to stop. Each round therefore starts N runs with the broker up, waits unt
 run has streamed a few tokens, freezes the broker (SIGSTOP: its connections stay open but
 nothing answers, the nastiest way for it to be down), sends each run's stop after a random
 delay spanning the same 3-150 tokens, and thaws the broker once every run has ended or
-given up. A terminal event that came only after the thaw counts as never seen.
+given up. A terminal event that came only after the thaw counts as never seen; a model call
+closed only after the thaw counts with its full (late) latency.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from collections.abc import Callable, Iterator
 
 from bench.chatstop_stack import ChatstopSystem
 from bench.client import AgentClient, Turn
-from bench.stops import SLACK_SECONDS, STOP_RANGE, Stop, answer_seconds, judge, prompt
+from bench.scripted import LogEntry
+from bench.stops import (
+    PATIENCE_SECONDS,
+    SLACK_SECONDS,
+    STOP_RANGE,
+    Stop,
+    answer_seconds,
+    judge,
+    prompt,
+)
 from bench.systems import System
 
 TERMINAL_WAIT = 10.0
@@ -73,17 +83,28 @@ async def _round(
     await _until(lambda: all(len(t.token_times) >= STOP_RANGE[0] for t in turns), timeout)
     with frozen(pid):
         await asyncio.gather(*(_stop_later(client, turn, pace) for turn in turns))
-        calls = await asyncio.gather(
-            *(system.model.closed_call(m, within=timeout) for m in markers)
-        )
+        calls = await _closed_calls(system, markers, [None] * n, PATIENCE_SECONDS)
         await _until(
             lambda: all(t.end_at or s.done() for t, s in zip(turns, streams, strict=True)),
             TERMINAL_WAIT,
         )
     thawed_at = time.time()
+    # Calls still open: closed once the broker is back (late), or never (ran to the end).
+    calls = await _closed_calls(system, markers, calls, answer_seconds(tokens, pace))
     await asyncio.gather(*streams)
     results = [judge(turn, call) for turn, call in zip(turns, calls, strict=True)]
     return [_unless_after(stop, turn, thawed_at) for stop, turn in zip(results, turns, strict=True)]
+
+
+async def _closed_calls(
+    system: System, markers: list[str], known: list[LogEntry | None], within: float
+) -> list[LogEntry | None]:
+    """The model's calls for `markers`, looking again only at those not known to be closed."""
+
+    async def one(marker: str, call: LogEntry | None) -> LogEntry | None:
+        return call or await system.model.closed_call(marker, within=within)
+
+    return list(await asyncio.gather(*(one(m, c) for m, c in zip(markers, known, strict=True))))
 
 
 async def _threads(client: AgentClient, n: int) -> list[str]:

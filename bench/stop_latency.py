@@ -10,7 +10,7 @@ no terminal event, its stream just closes. A stop "never closed" the upstream st
 the model went on writing its whole answer after it.
 
 --broker-down: the same stops with the NATS broker frozen (SIGSTOP) while they happen
-(chatstop only; a no-op until devstack runs a broker).
+(chatstop only; a no-op, saying so, when devstack runs no broker).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ async def measure(system: System, args: argparse.Namespace) -> Levels | str:
     if args.broker_down:
         pid = broker_pid(system, args.broker_name)
         if pid is None:
-            return "no broker process in devstack.pids: --broker-down is a no-op until one lands"
+            return "no broker in devstack.pids (devstack started none): --broker-down is a no-op"
         return {
             n: await broker_down_level(system, pid, n, args.stops, args.answer_tokens, args.pace)
             for n in args.concurrency

@@ -97,7 +97,8 @@ def judge(turn: Turn, call: LogEntry | None) -> Stop:
     """The outcome of a stop from the client's turn and the model's log entry of the call."""
     sent = turn.stop_sent_at
     if sent is None:
-        return Stop("not sent", math.inf, math.inf)
+        why = "timed out" if turn.timed_out else "error" if turn.errors else "ended early"
+        return Stop(f"not sent ({why})", math.inf, math.inf)
     to_terminal = (turn.terminal_at - sent) * 1000
     if call is None:
         return Stop("still open", math.inf, to_terminal, turn.stop_status)

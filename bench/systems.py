@@ -15,8 +15,6 @@ class System:
     model: ScriptedModel
     settings: str
     """One line saying how it was run, printed with its figures."""
-    terminal_event: str | None
-    """The SSE event that ends a run, or None if the stream just closes."""
 
     def server_roots(self) -> dict[str, int]:
         """{name: pid} of the server processes whose trees count as the server's CPU."""

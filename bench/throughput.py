@@ -53,12 +53,19 @@ class Batch:
     model_cpu: float = 0.0
     other_cpu: float = 0.0
     """CPU the rest of the machine used meanwhile: noise from other tenants."""
+    measured: float = 0.0
+    """Seconds between the two CPU readings (the wall time plus settling)."""
     actions: int | None = None
     """Temporal actions during the batch (chatstop only)."""
 
     @property
     def ideal(self) -> float:
         return (self.tokens - 1) * self.pace / 1000
+
+    @property
+    def other_load(self) -> float:
+        """Other processes' CPU over the batch, in cores."""
+        return self.other_cpu / self.measured if self.measured else 0.0
 
 
 def prompt(tokens: int, pace: float, marker: str) -> str:
@@ -95,6 +102,7 @@ class _Reading:
     model: float
     machine: float
     actions: int | None
+    at: float
 
 
 async def _readings(system: System) -> _Reading:
@@ -103,7 +111,8 @@ async def _readings(system: System) -> _Reading:
     if isinstance(system, ChatstopSystem):
         actions = sum((await system.actions()).values())
     model = procstat.cpu_seconds(system.model.pid)
-    return _Reading(server, procstat.own_cpu(), model, procstat.machine_busy(), actions)
+    machine = procstat.machine_busy()
+    return _Reading(server, procstat.own_cpu(), model, machine, actions, time.monotonic())
 
 
 def _account(batch: Batch, before: _Reading, after: _Reading) -> None:
@@ -112,6 +121,7 @@ def _account(batch: Batch, before: _Reading, after: _Reading) -> None:
     batch.model_cpu = after.model - before.model
     ours = sum(batch.server_cpu.values()) + batch.client_cpu + batch.model_cpu
     batch.other_cpu = max(0.0, after.machine - before.machine - ours)
+    batch.measured = after.at - before.at
     if after.actions is not None and before.actions is not None:
         batch.actions = after.actions - before.actions
 
@@ -147,10 +157,10 @@ def report(
     columns += ["wall (vs ideal)", "tokens", "missing"]
     print(table(columns, [_delivery_row(n, b) for n, bs in results.items() for b in bs]))
     print("\n   server CPU per streamed token (utime+stime of the server process trees, /proc,")
-    print("   until the servers are quiet again; the shared model, the client and the rest of")
-    print("   the machine (other tenants: noise) for scale)")
+    print("   until the servers are quiet again; the shared model and the client for scale;")
+    print("   others' load = the rest of the machine meanwhile, % of one core: noise)")
     columns = ["streams", "system", "CPU/token", "server CPU", "by process (s)", "model CPU"]
-    columns += ["client CPU", "others' CPU", "Temporal actions (/token)"]
+    columns += ["client CPU", "others' load", "Temporal actions (/token)"]
     print(table(columns, [_cpu_row(n, b) for n, bs in results.items() for b in bs]))
 
 
@@ -169,7 +179,7 @@ def _cpu_row(name: str, b: Batch) -> list[str]:
     actions = "-" if b.actions is None else f"{b.actions:,} ({b.actions / b.delivered:.2f})"
     return [
         str(b.streams), name, f"{1000 * total / max(b.delivered, 1):.3f} ms", f"{total:.2f} s",
-        parts, f"{b.model_cpu:.2f} s", f"{b.client_cpu:.2f} s", f"{b.other_cpu:.2f} s", actions,
+        parts, f"{b.model_cpu:.2f} s", f"{b.client_cpu:.2f} s", f"{b.other_load:.0%}", actions,
     ]  # fmt: skip
 
 

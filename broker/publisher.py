@@ -26,7 +26,8 @@ _Item = tuple[str, bytes, "dict[str, str] | None"]
 
 
 class NowaitPublisher:
-    def __init__(self, nc: NATS, where: str) -> None:
+    def __init__(self, nc: NATS, where: str, coalesce_seconds: float = 0.0) -> None:
+        self._coalesce = coalesce_seconds
         self._nc = nc
         self._where = where
         self._queue: deque[_Item] = deque()
@@ -89,6 +90,11 @@ class NowaitPublisher:
             self._wake_idle_waiters()
             self._wakeup = loop.create_future()
             await self._wakeup
+            if self._coalesce > 0:
+                # Tokens of concurrent streams arriving within this window leave in one
+                # socket write (measured: a write per token was a fifth of the worker's
+                # CPU with 20 streams); the window is the most a token waits for it.
+                await asyncio.sleep(self._coalesce)
 
     def _wake_idle_waiters(self) -> None:
         waiters, self._idle_waiters = self._idle_waiters, []

@@ -168,6 +168,9 @@ class BrokerSettings(BaseModel):
     """A re-publish with the same message id inside this window is stored once."""
     storage: Literal["file", "memory"] = "file"
     replicas: int = 1
+    coalesce_ms: float = 2.0
+    """Fire-and-forget events (tokens) arriving within this window share one socket
+    write: CPU for latency (a token waits at most this long)."""
     publish_timeout_seconds: float = 2.0
     """How long an acked publish (or a stop notice) may wait before BrokerUnavailable."""
     connect_timeout_seconds: float = 2.0

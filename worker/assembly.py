@@ -88,7 +88,9 @@ def build_worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[ThreadWorkflow, TurnWorkflow] if role in ("all", "workflows") else [],
-        activities=[] if role == "workflows" else [
+        activities=[]
+        if role == "workflows"
+        else [
             model.call_model,
             tools.run_tool,
             tools.compensate_tool,
