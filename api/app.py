@@ -44,7 +44,7 @@ from api.values import ValuesExpander
 from broker import Broker, open_broker
 from core.settings import Settings
 from stores.kv_store import open_kv_store
-from stores.record_store import RecordStore
+from stores.record_store import RecordStore, open_record_store
 from stores.thread_store import ThreadStore, open_thread_store
 
 logger = logging.getLogger(__name__)
@@ -107,9 +107,7 @@ def _lifespan(
         async with contextlib.AsyncExitStack() as stack:
             records = record_store
             if records is None:
-                records = RecordStore.from_settings(settings)
-                await records.open()
-                stack.push_async_callback(records.close)
+                records = await stack.enter_async_context(open_record_store(settings))
             threads_store = thread_store
             if threads_store is None:
                 threads_store = await stack.enter_async_context(open_thread_store(settings))

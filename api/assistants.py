@@ -102,5 +102,5 @@ def check_breakpoints(ref: str, before: Any, after: Any) -> None:
         if unknown:
             raise InvalidInputError(
                 f"{field} names {', '.join(map(repr, unknown))}, not a node of this graph; "
-                f"its nodes: {', '.join(sorted(nodes))} (or \"*\" for all)"
+                f'its nodes: {", ".join(sorted(nodes))} (or "*" for all)'
             )

@@ -24,15 +24,18 @@ class RunWaiter:
         self._broker = broker
         self._max_wait = max_wait_seconds
 
-    async def wait_end(self, run: RunRecord, within: float | None = None) -> RunRecord:
-        """The run's record once it has ended, or as it is when the wait runs out."""
+    async def wait_end(
+        self, run: RunRecord, within: float | None = None, *, past_pause: bool = False
+    ) -> RunRecord:
+        """The run's record once it has ended, or as it is when the wait runs out.
+        `past_pause`: a paused end does not count (its waiting turn was just stopped)."""
         limit = min(within or self._max_wait, self._max_wait)
         end_seen = asyncio.create_task(self._end_event(run.run_id))
         try:
             async with asyncio.timeout(limit):
                 while True:
                     fresh = await self._records.get_run(run.thread_id, run.run_id) or run
-                    if not fresh.active:
+                    if not fresh.active and not (past_pause and fresh.paused):
                         return fresh
                     if end_seen.done():  # the record lags its end event: poll it
                         await asyncio.sleep(POLL_SECONDS)

@@ -101,9 +101,9 @@ class RunsService:
 
     async def get(self, thread_id: str, run_id: str, owner: str) -> RunRecord:
         """The run, if it belongs to one of the owner's threads; 404 otherwise."""
-        await self._require_thread(thread_id, owner)
-        run = await self._records.get_run(thread_id, run_id)
+        run = await self._records.get_owned_run(thread_id, run_id, owner)
         if run is None:
+            await self._require_thread(thread_id, owner)  # which of the two is missing
             raise NotFoundError(f"Run {run_id} not found in thread {thread_id}")
         return run
 
@@ -123,10 +123,10 @@ class RunsService:
     ) -> RunRecord:
         run = await self.get(thread_id, run_id, stop.actor)
         run = await self._stop(run, stop)
-        return await self.waiter.wait_end(run) if wait else run
+        return await self.waiter.wait_end(run, past_pause=True) if wait else run
 
     async def _stop(self, run: RunRecord, stop: StopRequest) -> RunRecord:
-        if not run.active:
+        if not run.active and not await self._awaits_decision(run):
             raise ConflictError(ended_detail(run))
         first = run.stop is None
         standing = StopRequest(**await self._records.request_stop(run, asdict(stop)))
@@ -147,8 +147,10 @@ class RunsService:
         # The same stop again is idempotent: asking Temporal again is harmless (it keeps the
         # first request) and repairs a first attempt that failed half-way.
         if await self._gateway.cancel_turn(run.thread_id, run.run_id, standing, run.workflow_id):
-            await self._notices.announce([run.run_id], standing)
-            await self._gateway.stop_requested(run.thread_id, run.run_id, standing)
+            await asyncio.gather(
+                self._notices.announce([run.run_id], standing),
+                self._gateway.stop_requested(run.thread_id, run.run_id, standing),
+            )
             # Fresh: the answer shows the stop that stands (cancel_reason), or the end.
             return await self._records.get_run(run.thread_id, run.run_id) or run
         fate = await self._gateway.cancel_pending(run.thread_id, run.run_id, standing)
@@ -158,6 +160,15 @@ class RunsService:
         if fate == "ended" and fresh.status not in ("pending", "running"):
             raise ConflictError(ended_detail(fresh))
         return fresh
+
+    async def _awaits_decision(self, run: RunRecord) -> bool:
+        """A run that paused for approval has ended, but its turn still waits for the answer
+        as long as no later run (the resume, or new words) took over: Stop ends that wait,
+        `interrupt` answering the pending call, `rollback` undoing the turn."""
+        if not run.paused:
+            return False
+        latest = await self._records.list_runs(run.thread_id, limit=1)
+        return bool(latest) and latest[0].run_id == run.run_id
 
     async def cancel_many(self, body: BulkCancel, stop: StopRequest) -> list[str]:
         """Stop every matching active run of the caller's threads; runs that already ended

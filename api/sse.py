@@ -63,6 +63,8 @@ class SseMapper:
         derived = self._derived(kind, body)
         if not derived:
             return text, ended
+        if ended:  # `end` stays the last event, and keeps its id
+            return b"".join(frame(name, orjson.dumps(data)) for name, data in derived) + text, ended
         # One live event, several SSE events: only the last carries the id, so a client
         # resuming from it has seen them all, and one resuming earlier sees them all again.
         head = text.replace(b"id: %d\n" % event_id, b"") if event_id is not None else text

@@ -33,8 +33,9 @@ class LegacyMessages:
         merged = self._chunks[message_id] + chunk if message_id in self._chunks else chunk
         self._chunks[message_id] = merged
         shown = {**merged.model_dump(mode="json"), "type": "ai", "id": message_id}
-        finished = bool((message.get("response_metadata") or {}).get("finish_reason"))
-        return [*out, ("messages/complete" if finished else "messages/partial", [shown])]
+        # As the Agent Server: a streamed message stays `partial` to its last chunk; only a
+        # message that arrives whole is `complete`.
+        return [*out, ("messages/partial", [shown])]
 
 
 class EventsMode:
@@ -42,6 +43,7 @@ class EventsMode:
 
     def __init__(self, run_id: str) -> None:
         self._run_id = run_id
+        self._models_started: set[str] = set()
 
     def _event(self, kind: str, name: str, data: dict[str, Any], metadata: Any = None) -> Frame:
         record: dict[str, Any] = {
@@ -59,20 +61,41 @@ class EventsMode:
         message, metadata = orjson.loads(body)
         if message.get("type") == "AIMessageChunk":
             model = str(metadata.get("ls_model_name") or "model")
-            return [
-                self._event("on_chat_model_stream", model, {"chunk": message}, metadata=metadata)
-            ]
+            out: list[Frame] = []
+            if message.get("id") not in self._models_started:  # a model call's first chunk
+                self._models_started.add(message.get("id"))
+                out.append(self._event("on_chat_model_start", model, {"input": {}}, metadata))
+            chunk = self._event("on_chat_model_stream", model, {"chunk": message}, metadata)
+            return [*out, chunk]
         name = str(message.get("name") or "tool")
         return [self._event("on_tool_end", name, {"output": message}, metadata=metadata)]
 
     def updates(self, body: bytes) -> list[Frame]:
+        """A node's end; a model node's end also ends its model call and starts the tools
+        it asked for (the tools node runs them next)."""
         update = orjson.loads(body)
         if not isinstance(update, dict):
             return []
-        return [self._event("on_chain_end", node, {"output": out}) for node, out in update.items()]
+        out: list[Frame] = []
+        for node, written in update.items():
+            for message in _ai_messages(written):
+                out.append(self._event("on_chat_model_end", "model", {"output": message}))
+                out += [
+                    self._event("on_tool_start", str(call.get("name")), {"input": call.get("args")})
+                    for call in message.get("tool_calls") or []
+                ]
+            out.append(self._event("on_chain_end", node, {"output": written}))
+        return out
 
     def values(self, values: bytes) -> list[Frame]:
         return [self._event("on_chain_stream", "LangGraph", {"chunk": orjson.loads(values)})]
 
     def end(self, body: bytes) -> list[Frame]:
         return [self._event("on_chain_end", "LangGraph", {"output": orjson.loads(body)})]
+
+
+def _ai_messages(written: Any) -> list[dict[str, Any]]:
+    messages = written.get("messages") if isinstance(written, dict) else None
+    if not isinstance(messages, list):
+        return []
+    return [m for m in messages if isinstance(m, dict) and m.get("type") == "ai"]

@@ -8,6 +8,7 @@ so chatstop and the anchor stream from the same process.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import json
@@ -15,7 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from bench.processes import launch, stop_group, wait_http
 from bench.scripted import ScriptedModel
 from bench.systems import System
 from devstack.isolated import free_port, isolated_env, isolated_ports
-from devstack.launcher import PIDS_FILE
+from devstack.launcher import APIS_FILE, PIDS_FILE
 
 STARTUP_SECONDS = 180
 NOT_SERVERS = frozenset({"model"})
@@ -58,6 +59,11 @@ class ChatstopSystem(System):
     data_dir: Path
     temporal_address: str
     metrics_url: str
+    api_urls: list[str] = field(default_factory=list)
+    """Every API replica's base URL, `api_url` first."""
+    launcher_pid: int = 0
+    """`python -m devstack` itself: it relays every child's output (its own CPU is not a
+    server's, but it is ours, not other tenants')."""
 
     def pids(self) -> dict[str, int]:
         """{name: pid} of the stack's processes (devstack writes it; each is a group id)."""
@@ -109,16 +115,20 @@ def stack_env(data_dir: Path, model: ScriptedModel) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def chatstop(
-    model: ScriptedModel, root: Path, data_dir: Path
+    model: ScriptedModel, root: Path, data_dir: Path, api_replicas: int = 1
 ) -> AsyncIterator[ChatstopSystem]:
+    """The stack with `api_replicas` API processes (devstack --api-replicas)."""
     env = stack_env(data_dir, model)
     log = data_dir / "stack.log"
     argv = [sys.executable, "-m", "devstack", "--no-model"]
+    if api_replicas != 1:
+        argv += ["--api-replicas", str(api_replicas)]
     proc = await launch(argv, cwd=root, log=log, env=env)
     pids: dict[str, int] = {}
     try:
         api_url = f"http://127.0.0.1:{env['CHATSTOP_API__PORT']}"
         await wait_http(f"{api_url}/ok", proc, log, STARTUP_SECONDS)
+        api_urls = await _replicas(data_dir, api_url, api_replicas, proc, log)
         system = ChatstopSystem(
             name="chatstop",
             api_url=api_url,
@@ -127,6 +137,8 @@ async def chatstop(
             data_dir=data_dir,
             temporal_address=env["CHATSTOP_TEMPORAL__ADDRESS"],
             metrics_url=f"http://127.0.0.1:{env['CHATSTOP_DEV_SERVER__METRICS_PORT']}/metrics",
+            api_urls=api_urls,
+            launcher_pid=proc.pid,
         )
         pids = system.pids()
         yield system
@@ -134,6 +146,19 @@ async def chatstop(
         await stop_group(proc)
         if proc.returncode != 0:
             _kill_leftovers(pids)
+
+
+async def _replicas(
+    data_dir: Path, api_url: str, count: int, proc: asyncio.subprocess.Process, log: Path
+) -> list[str]:
+    """Every replica's URL once each answers (devstack writes them all before the first API
+    starts, so the file is complete once `api_url` answers)."""
+    if count == 1:
+        return [api_url]
+    urls = list(json.loads((data_dir / APIS_FILE).read_text()).values())
+    for url in urls:
+        await wait_http(f"{url}/ok", proc, log, STARTUP_SECONDS)
+    return urls
 
 
 def _kill_leftovers(pids: dict[str, int]) -> None:

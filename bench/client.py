@@ -2,7 +2,8 @@
 
 The client shares two cores with the servers it measures, so it does as little as it can:
 one connection pool, bytes split on blank lines, and JSON decoded only for `messages`
-events (to tell answer tokens from empty chunks and tool messages). Each read's arrival
+events (to tell answer tokens from empty chunks and tool messages) and the few others that
+say something (metadata, the `end`, a reset). Each read's arrival
 time stamps every event in it, so parsing cost never shows up as server latency.
 """
 
@@ -12,12 +13,15 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 ASSISTANT = "agent"
+RESET = "chatstop.reset"
+"""A retried model call restarts its message: the client drops what it showed of it."""
 
 
 @dataclass
@@ -36,9 +40,22 @@ class Turn:
     """When the server closed the stream."""
     stop_sent_at: float | None = None
     stop_status: int | None = None
+    stop_answered_at: float | None = None
+    """When the cancel request's response arrived."""
     errors: list[str] = field(default_factory=list)
     timed_out: bool = False
     """The client gave up before the server closed the stream."""
+    admitted: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the server answered the run's request (the run exists), or it failed."""
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    """(message id, text) of each answer token, minus those of messages later reset."""
+    event_ids: list[str] = field(default_factory=list)
+    """The SSE `id` of every event that had one (resumable streams), in arrival order."""
+    events: list[str] = field(default_factory=list)
+    """The name of every event, in arrival order."""
+    outcome: str | None = None
+    """The `outcome` of the first `end` event."""
+    resets: int = 0
 
     @property
     def terminal_at(self) -> float:
@@ -48,24 +65,34 @@ class Turn:
         return math.inf if self.timed_out else self.closed_at
 
 
-def _note(turn: Turn, name: str, data: bytes, at: float) -> bool:
-    """Record one event in `turn`; True if it was an answer token."""
-    if name == "messages" and is_token(data):
-        turn.token_times.append(at)
-        return True
-    if name == "metadata":
+def _note(turn: Turn, name: str, data: bytes, at: float, event_id: str | None) -> bool:
+    """Record one event in `turn`; True if it was an answer token (a `messages` event with
+    text: not a role/finish chunk, not a tool message)."""
+    turn.events.append(name)
+    if event_id is not None:
+        turn.event_ids.append(event_id)
+    if name == "messages":
+        chunk = json.loads(data)[0]
+        if chunk.get("type") == "AIMessageChunk" and chunk.get("content"):
+            turn.token_times.append(at)
+            turn.texts.append((str(chunk.get("id")), str(chunk["content"])))
+            return True
+    elif name == "metadata":
         turn.run_id = json.loads(data)["run_id"]
-    elif name == "end":
+    elif name == "end" and turn.end_at is None:
         turn.end_at = at
+        turn.outcome = json.loads(data).get("outcome")
     elif name == "error":
         turn.errors.append(data.decode(errors="replace"))
+    elif name == "custom" and RESET.encode() in data:
+        _reset(turn, json.loads(data))
     return False
 
 
-def is_token(data: bytes) -> bool:
-    """A `messages` event carrying answer text (not a role/finish chunk, not a tool message)."""
-    chunk = json.loads(data)[0]
-    return chunk.get("type") == "AIMessageChunk" and bool(chunk.get("content"))
+def _reset(turn: Turn, event: dict[str, Any]) -> None:
+    turn.resets += 1
+    dropped = str(event.get("message_id"))
+    turn.texts = [(message, text) for message, text in turn.texts if message != dropped]
 
 
 class AgentClient:
@@ -91,6 +118,21 @@ class AgentClient:
         response.raise_for_status()
         return str(response.json()["thread_id"])
 
+    async def get_json(self, path: str) -> Any:
+        response = await self._http.get(path)
+        response.raise_for_status()
+        return response.json()
+
+    async def wait(self, thread_id: str, prompt: str) -> str:
+        """Run `prompt` on the thread to its end (POST /runs/wait); the run's status."""
+        body = {
+            "assistant_id": ASSISTANT,
+            "input": {"messages": [{"role": "user", "content": prompt}]},
+        }
+        response = await self._http.post(f"/threads/{thread_id}/runs/wait", json=body)
+        response.raise_for_status()
+        return str((await self.get_json(response.headers["content-location"]))["status"])
+
     async def stream(
         self,
         turn: Turn,
@@ -98,15 +140,21 @@ class AgentClient:
         *,
         stop_at: int | None = None,
         give_up_after: float | None = None,
+        options: dict[str, Any] | None = None,
+        stop_with: Callable[[Turn], Coroutine[Any, Any, None]] | None = None,
     ) -> Turn:
         """Stream one run on `turn.thread_id` to its end, filling `turn` in as events arrive
         (so a caller may watch it). With `stop_at`, stop the run once that many tokens
-        arrived; after `give_up_after` seconds, give up on the stream (`turn.timed_out`)."""
+        arrived (by `stop_with`, e.g. another replica's `stop`; default this client's);
+        after `give_up_after` seconds, give up on the stream (`turn.timed_out`). `options`
+        join the request body (`multitask_strategy`, `stream_resumable`, ...)."""
         body = {
             "assistant_id": ASSISTANT,
             "input": {"messages": [{"role": "user", "content": prompt}]},
             "stream_mode": ["messages-tuple"],
+            **(options or {}),
         }
+        stop = stop_with or self.stop
         stopping: asyncio.Task[None] | None = None
         turn.sent_at = time.time()
         try:
@@ -114,12 +162,18 @@ class AgentClient:
                 path = f"/threads/{turn.thread_id}/runs/stream"
                 async with self._http.stream("POST", path, json=body) as response:
                     response.raise_for_status()
-                    async for name, data, at in _events(response):
-                        if _note(turn, name, data, at) and len(turn.token_times) == stop_at:
+                    if location := response.headers.get("content-location"):
+                        turn.run_id = location.rsplit("/", 1)[-1]
+                    turn.admitted.set()
+                    async for name, data, at, event_id in _events(response):
+                        token = _note(turn, name, data, at, event_id)
+                        if token and len(turn.token_times) == stop_at:
                             # Not awaited here: the stream must keep being read meanwhile.
-                            stopping = asyncio.create_task(self.stop(turn))
+                            stopping = asyncio.create_task(stop(turn))
         except TimeoutError:
             turn.timed_out = True
+        finally:
+            turn.admitted.set()  # also when the request failed: nobody waits forever
         turn.closed_at = time.time()
         if stopping is not None:
             await stopping
@@ -129,11 +183,15 @@ class AgentClient:
         path = f"/threads/{turn.thread_id}/runs/{turn.run_id}/cancel"
         turn.stop_sent_at = time.time()
         response = await self._fresh.post(path, params={"action": action})
+        turn.stop_answered_at = time.time()
         turn.stop_status = response.status_code
 
 
-async def _events(response: httpx.Response) -> AsyncIterator[tuple[str, bytes, float]]:
-    """(event name, raw data, arrival time) of each SSE event; comments are skipped."""
+async def _events(
+    response: httpx.Response,
+) -> AsyncIterator[tuple[str, bytes, float, str | None]]:
+    """(event name, raw data, arrival time, id or None) of each SSE event; comments are
+    skipped."""
     buffer = b""
     async for chunk in response.aiter_raw():
         at = time.time()
@@ -142,11 +200,13 @@ async def _events(response: httpx.Response) -> AsyncIterator[tuple[str, bytes, f
             buffer = buffer.replace(b"\r\n", b"\n")
         *blocks, buffer = buffer.split(b"\n\n")
         for block in blocks:
-            name, data = b"message", []
+            name, data, event_id = b"message", [], None
             for line in block.split(b"\n"):
                 if line.startswith(b"event:"):
                     name = line[6:].strip()
                 elif line.startswith(b"data:"):
                     data.append(line[5:].lstrip(b" "))
+                elif line.startswith(b"id:"):
+                    event_id = line[3:].strip().decode()
             if data:
-                yield name.decode(), b"\n".join(data), at
+                yield name.decode(), b"\n".join(data), at, event_id

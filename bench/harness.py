@@ -46,6 +46,8 @@ class BenchOptions:
     chatstop_root: Path = REPO_ROOT
     """The checkout whose code the chatstop stack runs (another one compares commits)."""
     anchor_jobs: int = anchor_stack.DEFAULT_JOBS
+    api_replicas: int = 1
+    """chatstop's API processes (the anchor always runs one)."""
 
 
 def bench_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
@@ -119,7 +121,7 @@ async def _launched(
     name: str, model: ScriptedModel, opts: BenchOptions, workdir: Path
 ) -> AsyncIterator[System]:
     if name == "chatstop":
-        async with chatstop(model, opts.chatstop_root, workdir) as system:
+        async with chatstop(model, opts.chatstop_root, workdir, opts.api_replicas) as system:
             yield system
     else:
         async with anchor_stack.anchor(model, workdir, opts.anchor_jobs) as anchor:
@@ -153,3 +155,9 @@ def header(title: str, lines: list[str]) -> None:
     print(f"\n== {title}")
     for line in lines:
         print(textwrap.fill(line, 100, initial_indent="   ", subsequent_indent="     "))
+
+
+def say(text: str, *, blank: bool = False, indent: str = "   ") -> None:
+    """One paragraph of a report, wrapped like the settings under a header."""
+    wrapped = textwrap.fill(text, 100, initial_indent=indent, subsequent_indent=indent + "  ")
+    print(("\n" if blank else "") + wrapped)

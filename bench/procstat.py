@@ -1,4 +1,4 @@
-"""CPU time of process trees, read from /proc (Linux only).
+"""CPU time and peak memory of process trees, read from /proc (Linux only).
 
 A server is a root pid plus every process below it (a reloader's worker, a helper binary),
 so each root's tree is summed. Time of a child that exited between two readings is lost;
@@ -61,6 +61,28 @@ def tree_cpu(roots: Mapping[str, int]) -> dict[str, float]:
     children = _children_by_parent()
     return {
         name: sum(cpu_seconds(pid) for pid in tree(root, children)) for name, root in roots.items()
+    }
+
+
+def peak_rss(pid: int) -> int:
+    """The most memory (bytes) the process has held resident since it started (VmHWM); 0
+    if it is gone."""
+    try:
+        status = (_PROC / str(pid) / "status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    return 0
+
+
+def tree_peak_rss(roots: Mapping[str, int]) -> dict[str, int]:
+    """Each named root's tree: the sum of its processes' own peaks (an upper bound of the
+    tree's peak, as the processes need not have peaked at once; exact for one process)."""
+    children = _children_by_parent()
+    return {
+        name: sum(peak_rss(pid) for pid in tree(root, children)) for name, root in roots.items()
     }
 
 

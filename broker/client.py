@@ -48,9 +48,7 @@ class Broker:
         self._nc = NATS()
         self._js = self._nc.jetstream(timeout=settings.publish_timeout_seconds)
         self._log = ConnectionLog(settings)
-        self._publisher = NowaitPublisher(
-            self._nc, self._where, settings.coalesce_ms / 1000
-        )
+        self._publisher = NowaitPublisher(self._nc, self._where, settings.coalesce_ms / 1000)
         self._stops = StopBoard(self._subjects)
         self._stream_config = stream_config(settings, self._subjects)
         self._keep_stream = False

@@ -42,13 +42,29 @@ def parse_options(argv: list[str] | None) -> Options:
         default=Options.startup_timeout,
         help="seconds each service may take to become ready (default %(default)s)",
     )
+    parser.add_argument(
+        "--api-replicas",
+        type=_positive,
+        default=Options.api_replicas,
+        metavar="N",
+        help="run N API processes, the second and later on free ports the banner lists "
+        "(default %(default)s)",
+    )
     args = parser.parse_args(argv)
     return Options(
         start_temporal=not args.no_temporal,
         start_broker=not args.no_broker,
         start_model=not args.no_model,
         startup_timeout=args.startup_timeout,
+        api_replicas=args.api_replicas,
     )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 async def run(options: Options) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from api.auth import authentication_mode
 from broker.connection import where
@@ -24,6 +24,8 @@ class StackFacts:
     started_broker: bool = True
     data_dir: str
     pids: dict[str, int]
+    apis: dict[str, str] = field(default_factory=dict)
+    """{name: base URL} of every API replica (`api` is the one the other rows link to)."""
 
 
 def browsable_host(host: str) -> str:
@@ -31,8 +33,9 @@ def browsable_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
-def api_base_url(settings: Settings) -> str:
-    return f"http://{browsable_host(settings.api.host)}:{settings.api.port}"
+def api_base_url(settings: Settings, port: int | None = None) -> str:
+    """Where the API (or, with `port`, one of its replicas) answers."""
+    return f"http://{browsable_host(settings.api.host)}:{port or settings.api.port}"
 
 
 def render_banner(settings: Settings, facts: StackFacts) -> str:
@@ -41,6 +44,7 @@ def render_banner(settings: Settings, facts: StackFacts) -> str:
     rows = [
         ("Chat page", f"{api}/"),
         ("API docs", f"{api}/docs"),
+        *_replica_rows(facts.apis),
         ("Temporal Web UI", facts.temporal_ui),
         ("Temporal gRPC", f"{settings.temporal.address} (namespace {settings.temporal.namespace})"),
         ("Broker", _broker_line(settings, facts.started_broker)),
@@ -54,6 +58,15 @@ def render_banner(settings: Settings, facts: StackFacts) -> str:
     width = max(len(label) for label, _ in rows)
     body = [f"  {label:<{width}}  {value}" for label, value in rows]
     return "\n".join([_RULE, "chatstop dev stack is up", *body, BANNER_LAST_LINE, _RULE])
+
+
+def _replica_rows(apis: dict[str, str]) -> list[tuple[str, str]]:
+    """One row per further API replica; none when there is only the one."""
+    return [
+        (f"API replica {name}", f"{url}/ (same threads, runs and streams as any other)")
+        for name, url in apis.items()
+        if name != "api"
+    ]
 
 
 def _broker_line(settings: Settings, started_broker: bool) -> str:

@@ -7,7 +7,8 @@ accepting turns before the worker that runs them goes away.
 
 A worker that exits is replaced while the rest stays up: ``kill -INT <worker pid>`` rehearses
 a rolling deploy (devstack/restarts.py guards against a crash loop). Any other child dying
-means the stack is no longer what the banner promised: everything stops.
+(an API replica too) means the stack is no longer what the banner promised: everything stops.
+``--api-replicas N`` runs N API processes, rehearsing scale-out on one machine.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from devstack.readiness import (
 )
 from devstack.restarts import CrashLoopGuard, RestartPolicy
 from devstack.specs import (
-    API_SPEC,
     WORKER_SPEC,
     Options,
+    api_ports,
+    api_spec,
     child_env,
     data_dir,
     model_spec,
@@ -46,7 +48,7 @@ from devstack.specs import (
     temporal_spec,
 )
 
-__all__ = ["PIDS_FILE", "Options", "Stack", "stack_settings", "temporal_spec"]
+__all__ = ["APIS_FILE", "PIDS_FILE", "Options", "Stack", "stack_settings", "temporal_spec"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,9 @@ T = TypeVar("T")
 PIDS_FILE = "devstack.pids"
 """JSON {name: pid} in the data dir while the stack runs; each pid is also its group id.
 Rewritten when a worker is replaced."""
+APIS_FILE = "devstack.apis"
+"""JSON {name: base URL} of the API replicas while the stack runs (`api`, then `api-2`, ...
+on ports picked at start-up); written before the first API starts."""
 
 
 class Stack:
@@ -69,6 +74,8 @@ class Stack:
         self._env = child_env(settings)
         self._children: list[Child] = []
         self._pids_file = data_dir(settings) / PIDS_FILE
+        self._apis_file = data_dir(settings) / APIS_FILE
+        self._apis: dict[str, str] = {}
         self._crash_loop = CrashLoopGuard(restarts or RestartPolicy())
         self._worker_started_at = 0.0
         self._client: Client | None = None
@@ -108,6 +115,7 @@ class Stack:
             started_broker=self._options.start_broker,
             data_dir=str(data_dir(self._settings)),
             pids={child.name: child.pid for child in self._children},
+            apis=self._apis,
         )
         print(render_banner(self._settings, facts), flush=True)  # the user-facing banner
         return await self._supervise(stop_requested)
@@ -129,10 +137,23 @@ class Stack:
                 "--no-model: turns will call %s; start it yourself", settings.model_base_url
             )
         await self._launch_worker()
-        await self._launch(API_SPEC)
-        url = f"{api_base_url(settings)}/ok"
-        await self._guard(wait_for_http(url, what="API", within=timeout))
+        await self._launch_apis()
         await self._guard(self._await_worker(self._client, self._options.startup_timeout))
+
+    async def _launch_apis(self) -> None:
+        settings, timeout = self._settings, self._options.startup_timeout
+        ports = api_ports(settings, self._options.api_replicas)
+        specs = [api_spec(replica, port) for replica, port in enumerate(ports, start=1)]
+        self._apis = {
+            spec.name: api_base_url(settings, port) for spec, port in zip(specs, ports, strict=True)
+        }
+        self._apis_file.write_text(json.dumps(self._apis))
+        # All at once: schema setup is serialised across processes (stores/schema_lock.py).
+        for spec in specs:
+            await self._launch(spec)
+        for spec in specs:
+            url, what = self._apis[spec.name], spec.name.replace("api", "API", 1)
+            await self._guard(wait_for_http(f"{url}/ok", what=what, within=timeout))
 
     async def _start_broker(self) -> None:
         if not self._options.start_broker:
@@ -241,6 +262,7 @@ class Stack:
         for child in reversed(self._children):
             await child.stop(self._options.stop_grace)
         self._pids_file.unlink(missing_ok=True)
+        self._apis_file.unlink(missing_ok=True)
         if self._children:
             logger.info("all stopped")
 

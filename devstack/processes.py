@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ class ChildSpec:
     mute_when_stopping: bool = False
     """Drop the output once asked to stop: the Temporal dev server logs a burst of alarming
     but harmless errors while it shuts down."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """This child's own settings on top of the stack's environment (an API replica's port)."""
 
 
 class Child:
@@ -53,7 +55,7 @@ class Child:
         proc = await asyncio.create_subprocess_exec(
             *spec.argv,
             cwd=cwd,
-            env=dict(env),
+            env={**env, **spec.env},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from core.temporal import venv_binary
+from devstack.isolated import free_port
 from devstack.nats_server import dev_url
 from devstack.processes import ChildSpec
 from devstack.readiness import PortClaim
@@ -32,6 +33,8 @@ class Options:
     """Per service: how long it may take to answer its readiness probe."""
     stop_grace: float = 10.0
     """Per service: how long it may take to exit after SIGTERM before it is killed."""
+    api_replicas: int = 1
+    """API processes: more than one rehearses scale-out (any replica serves any thread)."""
 
 
 def stack_settings(settings: Settings, options: Options) -> Settings:
@@ -95,6 +98,21 @@ def model_spec(settings: Settings) -> ChildSpec:
 
 WORKER_SPEC = ChildSpec("worker", [sys.executable, "-m", "worker"])
 API_SPEC = ChildSpec("api", [sys.executable, "-m", "api"])
+
+
+def api_ports(settings: Settings, replicas: int) -> list[int]:
+    """api.port for the first replica, a free ephemeral port for each further one: a fixed
+    rule (api.port + 1, ...) would collide with the scripted model's 8001 under `make dev`.
+    The banner and devstack.apis say where each one listens."""
+    return [settings.api.port, *(free_port() for _ in range(replicas - 1))]
+
+
+def api_spec(replica: int, port: int) -> ChildSpec:
+    """Replica 1 is the plain `api`; replica i > 1 is `api-i`, its port set in its own
+    environment (every process reads api.port from the settings)."""
+    if replica == 1:
+        return API_SPEC
+    return ChildSpec(f"api-{replica}", API_SPEC.argv, env={"CHATSTOP_API__PORT": str(port)})
 
 
 def port_claims(settings: Settings, options: Options, start_model: bool) -> list[PortClaim]:

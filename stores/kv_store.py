@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from langgraph.store.base import BaseStore
 
 from core.settings import Settings
+from stores.schema_lock import schema_setup_lock
 
 
 @contextlib.asynccontextmanager
@@ -18,12 +19,14 @@ async def open_kv_store(settings: Settings) -> AsyncIterator[BaseStore]:
 
         assert settings.store.postgres_url, "store.postgres_url is not set"
         async with AsyncPostgresStore.from_conn_string(settings.store.postgres_url) as store:
-            await store.setup()
+            async with schema_setup_lock(settings):
+                await store.setup()
             yield store
         return
     from langgraph.store.sqlite.aio import AsyncSqliteStore
 
     path = settings.data_path(settings.store.sqlite_path)
     async with AsyncSqliteStore.from_conn_string(str(path)) as store:
-        await store.setup()
+        async with schema_setup_lock(settings):
+            await store.setup()
         yield store

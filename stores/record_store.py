@@ -8,8 +8,9 @@ terminal run status is written once: the first writer wins.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import delete, event, insert, select, update
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from core.settings import Settings
 from stores.records import ACTIVE_STATUSES, RunRecord, ThreadRecord, utc_now
 from stores.schema import METADATA, runs, threads
+from stores.schema_lock import schema_setup_lock
 
 
 def records_url(settings: Settings) -> str:
@@ -37,6 +39,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # With WAL, NORMAL stays consistent after a crash; only a power cut may lose the newest
+    # commits, and these records are rebuilt from Temporal's own record of each turn.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -95,8 +100,10 @@ class RecordStore:
     """Threads and runs, one engine per process."""
 
     def __init__(self, url: str) -> None:
-        self._engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
-        if url.startswith("sqlite"):
+        sqlite = url.startswith("sqlite")
+        # A pre-ping finds a Postgres connection the server dropped; a SQLite file cannot drop.
+        self._engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not sqlite)
+        if sqlite:
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
 
     @classmethod
@@ -247,11 +254,13 @@ class RecordStore:
     async def request_stop(self, run: RunRecord, stop: dict[str, Any]) -> dict[str, Any]:
         """Record the run's stop, once: returns the stop that stands (the earlier one, if
         someone stopped it before)."""
-        await self._write(
+        recorded = await self._write(
             update(runs)
             .where(runs.c.run_id == run.run_id, runs.c.stop.is_(None))
             .values(stop=json.dumps(stop))
         )
+        if recorded:  # the usual case, and on the Stop fast path: no read back
+            return stop
         stored = await self.get_run(run.thread_id, run.run_id)
         return stored.stop if stored is not None and stored.stop else stop
 
@@ -267,6 +276,15 @@ class RecordStore:
     async def get_run(self, thread_id: str, run_id: str) -> RunRecord | None:
         rows = await self._rows(
             select(runs).where(runs.c.thread_id == thread_id, runs.c.run_id == run_id)
+        )
+        return _run(rows[0]) if rows else None
+
+    async def get_owned_run(self, thread_id: str, run_id: str, owner: str) -> RunRecord | None:
+        """The run if its thread is the owner's, in one query (the Stop path reads this)."""
+        rows = await self._rows(
+            select(runs)
+            .join(threads, threads.c.thread_id == runs.c.thread_id)
+            .where(runs.c.thread_id == thread_id, runs.c.run_id == run_id, threads.c.owner == owner)
         )
         return _run(rows[0]) if rows else None
 
@@ -300,3 +318,15 @@ class RecordStore:
             delete(runs).where(runs.c.thread_id == thread_id, runs.c.run_id == run_id)
         )
         return deleted == 1
+
+
+@contextlib.asynccontextmanager
+async def open_record_store(settings: Settings) -> AsyncIterator[RecordStore]:
+    """The records for the lifetime of a worker or API process, tables created if missing."""
+    records = RecordStore.from_settings(settings)
+    try:
+        async with schema_setup_lock(settings):
+            await records.open()
+        yield records
+    finally:
+        await records.close()

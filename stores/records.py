@@ -63,6 +63,11 @@ class RunRecord:
         return self.status in ACTIVE_STATUSES
 
     @property
+    def paused(self) -> bool:
+        """It ended waiting for a person's decision; its turn still waits (durably)."""
+        return not self.active and (self.outcome or {}).get("outcome") == "paused"
+
+    @property
     def turn_outcome(self) -> TurnOutcome | None:
         return outcome_from_dict(self.outcome)
 

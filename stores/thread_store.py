@@ -22,6 +22,7 @@ from core.contracts import ContextPolicy, Message
 from core.live import HistoryRef
 from core.messages import from_dicts, to_dicts
 from core.settings import Settings
+from stores.schema_lock import schema_setup_lock
 from stores.window import choose_window
 
 _COMMIT_NODE = "turn"
@@ -144,12 +145,14 @@ async def open_thread_store(settings: Settings) -> AsyncIterator[ThreadStore]:
         if not settings.store.postgres_url:
             raise ValueError("store.backend is postgres but store.postgres_url is not set")
         async with AsyncPostgresSaver.from_conn_string(settings.store.postgres_url) as saver:
-            await saver.setup()
+            async with schema_setup_lock(settings):
+                await saver.setup()
             yield ThreadStore(saver)
         return
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     path = settings.data_path(settings.store.sqlite_path)
     async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-        await saver.setup()
+        async with schema_setup_lock(settings):
+            await saver.setup()
         yield ThreadStore(saver)

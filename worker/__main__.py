@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from broker import open_broker
 from core.settings import Settings, load_settings
 from core.temporal import connect
-from stores.record_store import RecordStore
+from stores.record_store import open_record_store
 from stores.thread_store import open_thread_store
 from worker.assembly import Stores, build_worker
 
@@ -24,16 +24,12 @@ log = logging.getLogger("chatstop.worker")
 
 @contextlib.asynccontextmanager
 async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
-    records = RecordStore.from_settings(settings)
-    await records.open()
-    try:
-        async with (
-            open_thread_store(settings) as threads,
-            open_broker(settings.broker, name="chatstop-worker") as broker,
-        ):
-            yield Stores(threads=threads, records=records, broker=broker)
-    finally:
-        await records.close()
+    async with (
+        open_record_store(settings) as records,
+        open_thread_store(settings) as threads,
+        open_broker(settings.broker, name="chatstop-worker") as broker,
+    ):
+        yield Stores(threads=threads, records=records, broker=broker)
 
 
 async def main() -> None:

@@ -74,7 +74,7 @@ class GraphRunner:
                 self.state = cast(dict[str, Any], chunk)
                 self._outbox.add("values", values_event(self._inp, self._context, self.state))
             else:
-                self._outbox.add(mode, graph_event(chunk))
+                self._outbox.add(mode, self._on_the_thread(mode, graph_event(chunk)))
         snapshot = await self.app.aget_state(self.config)
         if not snapshot.next:
             return None
@@ -84,6 +84,17 @@ class GraphRunner:
                 pause.interrupts.append({"value": graph_event(interrupt.value), "id": interrupt.id})
                 pause.task_ids[interrupt.id] = task.id
         return pause
+
+    def _on_the_thread(self, mode: str, event: Any) -> Any:
+        """The graph runs on a per-turn checkpointer keyed by the run id; what clients see
+        names their thread."""
+        payload = event.get("payload") if mode == "debug" and isinstance(event, dict) else event
+        if mode in ("checkpoints", "debug") and isinstance(payload, dict):
+            for key in ("config", "parent_config"):
+                configurable = (payload.get(key) or {}).get("configurable")
+                if isinstance(configurable, dict) and "thread_id" in configurable:
+                    configurable["thread_id"] = self._inp.thread_id
+        return event
 
     @staticmethod
     def resume(value: Any) -> Any:

@@ -142,9 +142,11 @@ class TurnWorkflow:
             interrupts=pause.interrupts,
         )  # fmt: skip
         commit = self._with_input(to_dicts(self.session.produced))
+        # The thread hears first: a client that resumes the moment it sees the run's end
+        # must find the thread already waiting for that answer.
+        await tell_parent_paused(self.session.run_id, pause.interrupts)
         await finish_turn(self.inp, self.session, paused, commit, record=self.record,
                           interrupts=_thread_interrupts(pause))  # fmt: skip
-        await tell_parent_paused(self.session.run_id, pause.interrupts)
         workflow.upsert_search_attributes([TURN_STATUS.value_set("awaiting_approval")])
         workflow.set_current_details(pause_details(pause))
         timeout = timedelta(seconds=self._limits().approval_timeout_seconds)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import Field, StringConstraints
 
 from api.deps import CallerDep, KvStoreDep
-from api.errors import InvalidInputError, NotFoundError
+from api.errors import InvalidInputError
 from api.openapi import errors
 from api.schemas import _Body
 
@@ -71,20 +71,20 @@ async def put_item(body: ItemPut, store: KvStoreDep, caller: CallerDep) -> Respo
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/items", responses=errors(401, 404, 422))
+@router.get("/items", responses=errors(401, 422))
 async def get_item(
     store: KvStoreDep,
     caller: CallerDep,
     key: Annotated[str, Query(min_length=1, max_length=1024)],
     namespace: Annotated[str, Query(min_length=1, max_length=4096)],
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
+    """The item, or `null` when there is none (as the Agent Server answers, and what
+    langgraph-sdk's get_item expects); another user's item is just as absent."""
     labels = namespace.split(".")
     if any(not label for label in labels):
         raise InvalidInputError("namespace must be labels joined by '.', none of them empty")
     item = await store.aget(_mine(caller, labels), key)
-    if item is None:
-        raise NotFoundError(f"No item {key!r} in namespace {namespace!r}")
-    return _item_json(item)
+    return _item_json(item) if item is not None else None
 
 
 @router.delete("/items", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 413, 422))

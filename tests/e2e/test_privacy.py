@@ -237,4 +237,4 @@ async def test_the_store_is_private_to_each_user(keyed: str, marker: str) -> Non
 
     assert mine["value"] == {"text": "secret"} and mine["namespace"] == ["notes", marker]
     assert found["items"] == [] and spaces["namespaces"] == []
-    assert theirs.status_code == 404
+    assert (theirs.status_code, theirs.json()) == (200, None)  # as for a key nobody wrote

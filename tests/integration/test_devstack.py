@@ -23,7 +23,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from core.settings import REPO_ROOT, load_settings
 from devstack.banner import BANNER_LAST_LINE
 from devstack.isolated import free_port, isolated_env, isolated_ports
-from devstack.launcher import PIDS_FILE
+from devstack.launcher import APIS_FILE, PIDS_FILE
 from devstack.nats_server import wait_for_nats
 from devstack.processes import Child
 from devstack.readiness import wait_for_temporal, wait_for_worker
@@ -115,19 +115,27 @@ def kill_groups(pids: list[int]) -> None:
 
 
 @pytest.mark.timeout(STARTUP_DEADLINE + STOP_DEADLINE + 30)
-async def test_devstack_serves_every_service_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+async def test_devstack_serves_every_service_with_two_apis_and_ctrl_c_leaves_no_process(
+    tmp_path: Path,
+) -> None:
     ports = isolated_ports()
     pids: dict[str, int] = {}
-    async with launched(stack_env(tmp_path, ports)) as (proc, output):
+    async with launched(stack_env(tmp_path, ports), "--api-replicas", "2") as (proc, output):
         try:
             await output.wait_for(BANNER_LAST_LINE, within=STARTUP_DEADLINE)
             pids = read_pids(tmp_path)
-            assert list(pids) == ["temporal", "broker", "model", "worker", "api"]
+            assert list(pids) == ["temporal", "broker", "model", "worker", "api", "api-2"]
+            apis = json.loads((tmp_path / APIS_FILE).read_text())
+            assert list(apis) == ["api", "api-2"]
+            assert apis["api"] == f"http://127.0.0.1:{ports['api']}"
+            assert f"API replica api-2  {apis['api-2']}/" in str(output)
+            assert f"api-2 {pids['api-2']}" in str(output)  # the Processes row
             assert f"NATS JetStream at nats://127.0.0.1:{ports['broker']}" in str(output)
             assert f"kill -INT {pids['worker']}" in str(output)
             async with httpx.AsyncClient(timeout=5) as http:
-                ok = await http.get(f"http://127.0.0.1:{ports['api']}/ok")
-                assert (ok.status_code, ok.json()) == (200, {"ok": True})
+                for url in apis.values():
+                    ok = await http.get(f"{url}/ok")
+                    assert (ok.status_code, ok.json()) == (200, {"ok": True}), url
                 web_ui = await http.get(f"http://127.0.0.1:{ports['ui']}/")
                 assert web_ui.status_code == 200
                 health = await http.get(f"http://127.0.0.1:{ports['model']}/healthz")
@@ -140,6 +148,7 @@ async def test_devstack_serves_every_service_and_ctrl_c_leaves_no_process(tmp_pa
             assert code == 0, str(output)
             assert [name for name, pid in pids.items() if group_alive(pid)] == []
             assert not (tmp_path / PIDS_FILE).exists()
+            assert not (tmp_path / APIS_FILE).exists()
         finally:
             kill_groups(list(pids.values()))
 
@@ -154,6 +163,7 @@ async def test_an_interrupted_worker_is_replaced_while_the_rest_stays_up(tmp_pat
             await output.wait_for(BANNER_LAST_LINE, within=STARTUP_DEADLINE)
             before = read_pids(tmp_path)
             seen.update(before.values())
+            assert [name for name in before if name.startswith("api")] == ["api"]  # default: 1
 
             os.kill(before["worker"], signal.SIGINT)  # a rolling deploy, rehearsed
 

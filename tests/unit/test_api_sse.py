@@ -69,7 +69,9 @@ def _sse(text: bytes) -> list[tuple[str, Any]]:
     return events
 
 
-async def test_the_legacy_messages_mode_accumulates_partials(thread_store: ThreadStore) -> None:
+async def test_the_legacy_messages_mode_keeps_streams_partial_and_whole_messages_complete(
+    thread_store: ThreadStore,
+) -> None:
     m = mapper(thread_store, "messages")
     chunk, metadata = json.loads(TOKEN_BODY)
     first = await m.render(encode_json(Live.MESSAGES, TOKEN_BODY), 3)
@@ -82,8 +84,12 @@ async def test_the_legacy_messages_mode_accumulates_partials(thread_store: Threa
     assert partial_event == "messages/partial" and partial["content"] == chunk["content"]
     [(_, [twice])] = _sse(again[0])
     assert twice["content"] == chunk["content"] * 2 and twice["type"] == "ai"
-    [(complete_event, [complete])] = _sse(done[0])
-    assert complete_event == "messages/complete" and complete["content"] == chunk["content"] * 2
+    # As the Agent Server: a streamed message never turns `complete`, even on its last chunk.
+    [(last_event, [last])] = _sse(done[0])
+    assert last_event == "messages/partial" and last["content"] == chunk["content"] * 2
+    tool = {"type": "tool", "id": "tool-1", "content": "found", "tool_call_id": "call-1"}
+    whole, _ = await m.render(encode(Live.MESSAGES, [tool, metadata]), 6)
+    assert [e for e, _ in _sse(whole)][-1] == "messages/complete"
 
 
 async def test_the_events_mode_reports_model_stream_and_node_ends(
@@ -93,9 +99,12 @@ async def test_the_events_mode_reports_model_stream_and_node_ends(
     token, _ = await m.render(encode_json(Live.MESSAGES, TOKEN_BODY), 3)
     update, _ = await m.render(encode(Live.UPDATES, {"model": {"messages": []}}), 4)
 
-    [(name, record)] = _sse(token)
+    [(_, start), (name, record)] = _sse(token)
+    assert start["event"] == "on_chat_model_start"  # the model call's first chunk
     assert name == "events" and record["event"] == "on_chat_model_stream"
     assert record["data"]["chunk"] == json.loads(TOKEN_BODY)[0]
+    again, _ = await m.render(encode_json(Live.MESSAGES, TOKEN_BODY), 5)
+    assert [r["event"] for _, r in _sse(again)] == ["on_chat_model_stream"]
     [(_, node_end)] = _sse(update)
     assert node_end["event"] == "on_chain_end" and node_end["name"] == "model"
 
