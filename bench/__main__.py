@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bench import capacity, load, stop_latency, temporal_cost, throughput
+from bench import approval_resume, capacity, load, stop_latency, temporal_cost, throughput
 from bench.harness import add_common_options, bench_parser, run
 
 Main = Callable[[argparse.Namespace], Coroutine[Any, Any, None]]
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], argparse.ArgumentParser], Main, list[st
     "temporal_cost": (temporal_cost.parser, temporal_cost.main, []),
     "capacity": (capacity.parser, capacity.main, []),
     "load": (load.parser, load.main, []),
+    "approval_resume": (approval_resume.parser, approval_resume.main, []),
 }
 
 

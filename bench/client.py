@@ -165,7 +165,7 @@ class AgentClient:
                     if location := response.headers.get("content-location"):
                         turn.run_id = location.rsplit("/", 1)[-1]
                     turn.admitted.set()
-                    async for name, data, at, event_id in _events(response):
+                    async for name, data, at, event_id in sse_events(response):
                         token = _note(turn, name, data, at, event_id)
                         if token and len(turn.token_times) == stop_at:
                             # Not awaited here: the stream must keep being read meanwhile.
@@ -187,7 +187,7 @@ class AgentClient:
         turn.stop_status = response.status_code
 
 
-async def _events(
+async def sse_events(
     response: httpx.Response,
 ) -> AsyncIterator[tuple[str, bytes, float, str | None]]:
     """(event name, raw data, arrival time, id or None) of each SSE event; comments are
