@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.settings import Settings
+from stores.record_rows import run_from_row, run_to_row, thread_from_row
 from stores.records import ACTIVE_STATUSES, RunRecord, ThreadRecord, utc_now
 from stores.schema import METADATA, runs, threads
 from stores.schema_lock import schema_setup_lock
@@ -43,57 +44,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # commits, and these records are rebuilt from Temporal's own record of each turn.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _json(text: str | None) -> Any:
-    return json.loads(text) if text else None
-
-
-def _thread(row: Row[Any]) -> ThreadRecord:
-    return ThreadRecord(
-        thread_id=row.thread_id,
-        owner=row.owner,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        metadata=json.loads(row.metadata),
-        interrupts=json.loads(row.interrupts or "[]"),
-    )
-
-
-def _run(row: Row[Any]) -> RunRecord:
-    return RunRecord(
-        run_id=row.run_id,
-        thread_id=row.thread_id,
-        assistant_id=row.assistant_id,
-        user_id=row.user_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        metadata=json.loads(row.metadata),
-        multitask_strategy=row.multitask_strategy,
-        kwargs=json.loads(row.kwargs),
-        status=row.status,
-        outcome=_json(row.outcome),
-        stop=_json(row.stop),
-        workflow_id=row.workflow_id,
-    )
-
-
-def _run_row(run: RunRecord) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "thread_id": run.thread_id,
-        "assistant_id": run.assistant_id,
-        "user_id": run.user_id,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-        "metadata": json.dumps(run.metadata),
-        "multitask_strategy": run.multitask_strategy,
-        "kwargs": json.dumps(run.kwargs),
-        "status": run.status,
-        "outcome": json.dumps(run.outcome) if run.outcome is not None else None,
-        "stop": json.dumps(run.stop) if run.stop is not None else None,
-        "workflow_id": run.workflow_id,
-    }
 
 
 class RecordStore:
@@ -155,7 +105,7 @@ class RecordStore:
         rows = await self._rows(
             select(threads).where(threads.c.thread_id == thread_id, threads.c.owner == owner)
         )
-        return _thread(rows[0]) if rows else None
+        return thread_from_row(rows[0]) if rows else None
 
     async def list_threads(self, owner: str) -> list[ThreadRecord]:
         rows = await self._rows(
@@ -163,7 +113,7 @@ class RecordStore:
             .where(threads.c.owner == owner)
             .order_by(threads.c.created_at.desc(), threads.c.thread_id.desc())
         )
-        return [_thread(row) for row in rows]
+        return [thread_from_row(row) for row in rows]
 
     async def update_thread(
         self,
@@ -218,12 +168,12 @@ class RecordStore:
 
     async def insert_run(self, run: RunRecord) -> bool:
         """The API's row for a run Temporal accepted; False if the turn wrote it first."""
-        return await self._insert(insert(runs).values(**_run_row(run)))
+        return await self._insert(insert(runs).values(**run_to_row(run)))
 
     async def mark_running(self, run: RunRecord) -> None:
         """The turn started: write its row if the API never did (it crashed), else flip
         pending to running."""
-        if await self._insert(insert(runs).values(**_run_row(run))):
+        if await self._insert(insert(runs).values(**run_to_row(run))):
             return
         await self._write(
             update(runs)
@@ -237,7 +187,7 @@ class RecordStore:
         """Record the terminal status once (writing the row if it is missing); returns the
         record as stored afterwards. `reopen`: the run paused (success) and its turn has
         ended since (stopped while waiting, or the approval expired): rewrite its end."""
-        await self._insert(insert(runs).values(**_run_row(run)))
+        await self._insert(insert(runs).values(**run_to_row(run)))
         query = update(runs).where(runs.c.run_id == run.run_id)
         if not reopen:
             query = query.where(runs.c.status.in_(ACTIVE_STATUSES))
@@ -277,7 +227,7 @@ class RecordStore:
         rows = await self._rows(
             select(runs).where(runs.c.thread_id == thread_id, runs.c.run_id == run_id)
         )
-        return _run(rows[0]) if rows else None
+        return run_from_row(rows[0]) if rows else None
 
     async def get_owned_run(self, thread_id: str, run_id: str, owner: str) -> RunRecord | None:
         """The run if its thread is the owner's, in one query (the Stop path reads this)."""
@@ -286,7 +236,7 @@ class RecordStore:
             .join(threads, threads.c.thread_id == runs.c.thread_id)
             .where(runs.c.thread_id == thread_id, runs.c.run_id == run_id, threads.c.owner == owner)
         )
-        return _run(rows[0]) if rows else None
+        return run_from_row(rows[0]) if rows else None
 
     async def list_runs(
         self, thread_id: str, limit: int = 10, offset: int = 0, status: str | None = None
@@ -298,7 +248,7 @@ class RecordStore:
         query = query.order_by(runs.c.created_at.desc(), runs.c.run_id.desc()).offset(offset)
         if limit >= 0:
             query = query.limit(limit)
-        return [_run(row) for row in await self._rows(query)]
+        return [run_from_row(row) for row in await self._rows(query)]
 
     async def active_runs(
         self, thread_id: str | None = None, *, owner: str | None = None
@@ -311,7 +261,7 @@ class RecordStore:
             owned = select(threads.c.thread_id).where(threads.c.owner == owner)
             query = query.where(runs.c.thread_id.in_(owned))
         rows = await self._rows(query.order_by(runs.c.created_at, runs.c.run_id))
-        return [_run(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
     async def delete_run(self, thread_id: str, run_id: str) -> bool:
         deleted = await self._write(
