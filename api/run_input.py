@@ -153,8 +153,7 @@ def new_run_record(
             "command.update and command.goto are not supported; use command.resume, or "
             "POST /threads/{thread_id}/state to change the thread's state"
         )
-    resuming = body.command is not None or body.input is None
-    messages = [] if resuming and body.input is None else normalize_input(body.input)
+    messages = [] if _no_input(body) else normalize_input(body.input)
     check_input_size(messages, limits)
     modes = normalize_stream_modes(body.stream_mode)
     check_stream_modes(modes)
@@ -186,6 +185,21 @@ def new_run_record(
             "interrupt_before": body.interrupt_before,
             "interrupt_after": body.interrupt_after,
         },
+    )
+
+
+def _no_input(body: RunCreate) -> bool:
+    """A run without new messages: it continues from a breakpoint (input null) or answers a
+    pending interrupt, where useStream sends `input: {}` beside `command.resume`."""
+    if body.input is None:
+        return True
+    if body.command is None:
+        return False
+    if body.input in ({}, {"messages": []}):
+        return True
+    raise InvalidInputError(
+        "A run with a command takes no input messages: send command.resume alone, or new "
+        "messages alone (they supersede the pending interrupt)"
     )
 
 

@@ -151,6 +151,30 @@ async def test_a_gated_call_pauses_in_hitl_shape_and_runs_once_approved(
     assert (record["status"], record["interrupts"]) == ("idle", {})
 
 
+async def test_an_approval_sent_as_agent_chat_ui_sends_it_runs_the_call(
+    stack: Stack, marker: str
+) -> None:
+    """useStream's resume: `input: {}` beside the command, and the thread's latest
+    checkpoint (from its history)."""
+    client = _sdk(stack.api_url)
+    thread = (await client.threads.create())["thread_id"]
+    await _pause(client, thread, _prompt(marker), temporal=stack.client)
+    [latest, *_] = await client.threads.get_history(thread, limit=1)
+
+    parts = [
+        part
+        async for part in client.runs.stream(
+            thread, "agent", input={}, checkpoint=latest["checkpoint"],
+            command={"resume": {"decisions": [{"type": "approve"}]}},
+            stream_mode=["messages-tuple", "values", "custom"], on_disconnect="cancel",
+        )
+    ]  # fmt: skip
+
+    assert (parts[-1].data["status"], parts[-1].data["outcome"]) == ("success", "completed")
+    assert _sent(stack.settings, marker) == [(TO, f"numbers {marker}")]
+    assert [m["type"] for m in await _messages(client, thread)] == ["human", "ai", "tool", "ai"]
+
+
 async def test_runs_wait_returns_the_interrupt_and_a_rejection_reaches_the_model(
     stack: Stack, marker: str
 ) -> None:

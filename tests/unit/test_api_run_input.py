@@ -191,6 +191,34 @@ def test_a_new_run_record_keeps_the_request_and_streams_values_by_default() -> N
     assert streamed.input_messages[0]["content"] == "hi"
 
 
+@pytest.mark.parametrize("empty", [None, {}, {"messages": []}])
+def test_a_resume_takes_no_input_as_usestream_sends_it(empty: dict[str, object] | None) -> None:
+    resume = {"resume": {"decisions": [{"type": "approve"}]}}
+    body = RunCreate(assistant_id="agent", input=empty, command=resume)  # type: ignore[arg-type]
+
+    run = new_run_record("t-1", body, "alice", streaming=True, limits=LimitSettings())
+
+    assert run.kwargs["input"] is None and run.kwargs["command"]["resume"] == resume["resume"]
+
+
+def test_a_resume_with_new_messages_is_refused_with_a_detail() -> None:
+    body = RunCreate(
+        assistant_id="agent",
+        input={"messages": ["hi"]},
+        command={"resume": {"decisions": [{"type": "approve"}]}},  # type: ignore[arg-type]
+    )
+
+    with pytest.raises(InvalidInputError, match="takes no input messages"):
+        new_run_record("t-1", body, "alice", streaming=True, limits=LimitSettings())
+
+
+def test_no_command_and_empty_input_still_needs_messages() -> None:
+    body = RunCreate(assistant_id="agent", input={})
+
+    with pytest.raises(InvalidInputError, match="non-empty list"):
+        new_run_record("t-1", body, "alice", streaming=True, limits=LimitSettings())
+
+
 def test_an_idempotency_key_names_one_run_per_caller_and_thread() -> None:
     one = idempotent_run_id("alice", "t-1", "k")
 
