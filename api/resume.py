@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.errors import ConflictError, InvalidInputError
+from core.contracts import END_TURN
 from stores.records import ThreadRecord
 
 
@@ -22,6 +23,8 @@ def check_resume(thread: ThreadRecord, value: Any, by_command: bool) -> None:
             'input.messages must be a non-empty list, e.g. {"messages": '
             '[{"role": "user", "content": "hello"}]}'
         )
+    if value == END_TURN:  # ends the wait: no decisions to check
+        return
     for pending in thread.interrupts:
         requests = (
             (pending.get("value") or {}).get("action_requests")

@@ -148,10 +148,10 @@ def new_run_record(
     """A new run's record; its input is validated here, before anything is stored. A run
     that answers a pending interrupt (`command.resume`) or continues from a breakpoint
     (input null) has no input messages."""
-    if body.command is not None and (body.command.update is not None or body.command.goto):
+    if _unsupported_command(body):
         raise InvalidInputError(
-            "command.update and command.goto are not supported; use command.resume, or "
-            "POST /threads/{thread_id}/state to change the thread's state"
+            'command.update and command.goto (other than "__end__") are not supported; use '
+            "command.resume, or POST /threads/{thread_id}/state to change the thread's state"
         )
     messages = [] if _no_input(body) else normalize_input(body.input)
     check_input_size(messages, limits)
@@ -186,6 +186,22 @@ def new_run_record(
             "interrupt_after": body.interrupt_after,
         },
     )
+
+
+END = "__end__"
+
+
+def ends_the_turn(goto: Any) -> bool:
+    """`command.goto` to the graph's end: agent-chat-ui's "Mark as Resolved"."""
+    return goto == END or goto == [END]
+
+
+def _unsupported_command(body: RunCreate) -> bool:
+    command = body.command
+    if command is None:
+        return False
+    goto_elsewhere = command.goto is not None and not ends_the_turn(command.goto)
+    return command.update is not None or goto_elsewhere
 
 
 def _no_input(body: RunCreate) -> bool:

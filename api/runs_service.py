@@ -17,12 +17,18 @@ from api.assistants import AssistantCatalog, check_breakpoints
 from api.errors import ConflictError, InvalidInputError, NotFoundError, TemporalUnavailableError
 from api.message_ids import chosen_ids, refuse_taken_ids
 from api.resume import check_resume
-from api.run_input import GRAPH_STREAM_MODES, idempotent_run_id, new_run_record, preview_text
+from api.run_input import (
+    GRAPH_STREAM_MODES,
+    ends_the_turn,
+    idempotent_run_id,
+    new_run_record,
+    preview_text,
+)
 from api.run_waiter import RunWaiter
 from api.schemas import BulkCancel, RunCreate
 from api.stop_notices import StopNotices
 from api.temporal_gateway import TemporalGateway
-from core.contracts import StopAction, StopRequest, TurnInput, TurnLimits
+from core.contracts import END_TURN, StopAction, StopRequest, TurnInput, TurnLimits
 from core.settings import Settings
 from core.thread_contracts import RunRequest
 from stores.record_store import RecordStore
@@ -251,8 +257,15 @@ def run_request(settings: Settings, run: RunRecord, graph_ref: str) -> RunReques
         multitask_strategy=run.multitask_strategy,  # type: ignore[arg-type]
         summary=preview_text(run.input_messages, SUMMARY_CHARS) or "resume",
         resume=command is not None or not run.input_messages,
-        resume_value=(command or {}).get("resume"),
+        resume_value=_resume_value(command or {}),
     )
+
+
+def _resume_value(command: dict[str, Any]) -> Any:
+    """What the paused turn receives: the decisions, or END_TURN for a goto to the end."""
+    if command.get("resume") is None and ends_the_turn(command.get("goto")):
+        return END_TURN
+    return command.get("resume")
 
 
 def _nodes(value: Any) -> list[str]:

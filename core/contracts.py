@@ -118,9 +118,14 @@ class TurnInput:
     """Graph stream modes a client asked for beyond the defaults (tasks, checkpoints, debug)."""
 
 
+END_TURN = {"goto": "__end__"}
+"""The resume value of `command: {"goto": "__end__"}` (agent-chat-ui's "Mark as Resolved"):
+the paused turn ends without running the calls it waited on."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Resume:
-    """A new run that answers a paused turn (`command: {"resume": ...}`)."""
+    """A new run that answers a paused turn (`command: {"resume": ...}`, or END_TURN)."""
 
     run_id: str
     value: Any = None
@@ -145,7 +150,8 @@ class TurnOutcome:
     stop: StopRequest | None = None
     outcome: str = ""
     """'completed', 'paused' (waiting for approval), 'interrupted', 'rolled_back',
-    'rollback_failed', 'approval_expired' or 'error'."""
+    'rollback_failed', 'approval_expired', 'resolved' (the user ended it while it waited for
+    approval) or 'error'."""
     kept: list[str] = field(default_factory=list)
     undone: list[str] = field(default_factory=list)
     not_undone: list[str] = field(default_factory=list)

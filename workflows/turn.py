@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
 
     from agents.registry import load_agent
     from core.contracts import (
+        END_TURN,
         SA_STOPPED_BY,
         SA_TURN_STATUS,
         TURN_WORKFLOW,
@@ -45,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.turn_outcomes import Settled, details_for, pause_details
     from workflows.turn_policy import tool_policy
     from workflows.turn_session import TurnSession
-    from workflows.turn_settle import expired, failed, kept, rolled_back
+    from workflows.turn_settle import expired, failed, kept, resolved, rolled_back
 
 TURN_STATUS = SearchAttributeKey.for_keyword(SA_TURN_STATUS)
 STOPPED_BY = SearchAttributeKey.for_keyword(SA_STOPPED_BY)
@@ -91,6 +92,9 @@ class TurnWorkflow:
                 graph_input = await self._wait_for_a_person(pause)
                 if graph_input is _EXPIRED:
                     settled = expired(self.session, self._limits(), self._with_input)
+                    return await self._finish(settled)
+                if isinstance(graph_input, _Resolved):
+                    settled = resolved(self.session, graph_input.actor, self._with_input)
                     return await self._finish(settled)
                 segment = None
         except asyncio.CancelledError:
@@ -160,6 +164,8 @@ class TurnWorkflow:
         await start_run(resume.record)
         workflow.upsert_search_attributes([TURN_STATUS.value_set("running")])
         workflow.logger.info("resumed by %s in run %s", resume.actor, resume.run_id)
+        if resume.value == END_TURN:
+            return _Resolved(actor=resume.actor)
         return GraphRunner.resume(resume.value)
 
     async def _settle(self, segment: asyncio.Task[Pause | None] | None) -> Settled:
@@ -238,6 +244,13 @@ class TurnWorkflow:
 
 _EXPIRED = object()
 """The pause's approval timeout fired before anyone answered."""
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """Someone ended the wait without deciding (`command.goto: "__end__"`)."""
+
+    actor: str
 
 
 def _thread_interrupts(pause: Pause) -> list[dict[str, Any]]:

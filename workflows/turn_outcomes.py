@@ -54,6 +54,8 @@ def details_for(outcome: TurnOutcome) -> str:
     if outcome.outcome == "rolled_back":
         undone = len(outcome.undone)
         return f"rolled back by {who}: undid {undone} call{'s' if undone != 1 else ''}"
+    if outcome.outcome == "resolved":
+        return f"ended: {outcome.error}; the pending calls were not run"
     if outcome.outcome == "approval_expired":
         return f"ended: {outcome.error}; the pending calls were rejected"
     if outcome.outcome == "rollback_failed":

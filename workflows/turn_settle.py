@@ -84,6 +84,18 @@ def expired(session: TurnSession, limits: TurnLimits, with_input: WithInput) -> 
     reason, and the turn ends cleanly (no model call that nobody watches)."""
     hours = (limits.approval_timeout_seconds or 0) / 3600
     reason = f"approval timed out after {hours:g} h"
+    return _unanswered(session, with_input, reason, outcome="approval_expired")
+
+
+def resolved(session: TurnSession, actor: str, with_input: WithInput) -> Settled:
+    """The user ended the wait (`command.goto: "__end__"`, "Mark as Resolved"): the calls
+    waiting for approval are not run, each answered with why, and no model call follows."""
+    return _unanswered(session, with_input, f"marked as resolved by {actor}", outcome="resolved")
+
+
+def _unanswered(
+    session: TurnSession, with_input: WithInput, reason: str, *, outcome: str
+) -> Settled:
     for record in session.tool_calls.values():
         if record.state == "not_run":
             call = {"name": record.name, "args": record.args, "id": record.call_id}
@@ -97,12 +109,8 @@ def expired(session: TurnSession, limits: TurnLimits, with_input: WithInput) -> 
                 )
             )
             record.state = "done"
-    messages, kept_list = kept_messages(session, {"finish_reason": "approval_expired"})
-    outcome = TurnOutcome(
-        status="success",
-        turn_status="completed",
-        outcome="approval_expired",
-        error=reason,
-        kept=kept_list,
+    messages, kept_list = kept_messages(session, {"finish_reason": outcome})
+    ended = TurnOutcome(
+        status="success", turn_status="completed", outcome=outcome, error=reason, kept=kept_list
     )
-    return Settled(outcome=outcome, commit=with_input(to_dicts(messages)))
+    return Settled(outcome=ended, commit=with_input(to_dicts(messages)))

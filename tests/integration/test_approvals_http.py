@@ -175,6 +175,27 @@ async def test_an_approval_sent_as_agent_chat_ui_sends_it_runs_the_call(
     assert [m["type"] for m in await _messages(client, thread)] == ["human", "ai", "tool", "ai"]
 
 
+async def test_mark_as_resolved_ends_the_wait_without_running_the_call(
+    stack: Stack, marker: str
+) -> None:
+    """agent-chat-ui's "Mark as Resolved": `command: {"goto": "__end__"}`."""
+    client = _sdk(stack.api_url)
+    thread = (await client.threads.create())["thread_id"]
+    await _pause(client, thread, _prompt(marker), temporal=stack.client)
+
+    stream = client.runs.stream(thread, "agent", input={}, command={"goto": "__end__"})
+    end = [part async for part in stream][-1]
+
+    assert (end.data["status"], end.data["outcome"]) == ("success", "resolved"), end.data
+    assert _sent(stack.settings, marker) == [] and len(stack.model_calls(marker)) == 1
+    messages = await _messages(client, thread)
+    assert [m["type"] for m in messages] == ["human", "ai", "tool"]
+    assert "marked as resolved by" in messages[2]["content"]
+    assert (await client.threads.get(thread))["status"] == "idle"
+    follow_up = await client.runs.wait(thread, "agent", input=_user(f"[tokens=2] on {marker}"))
+    assert [m["type"] for m in follow_up["messages"]][-2:] == ["human", "ai"]
+
+
 async def test_runs_wait_returns_the_interrupt_and_a_rejection_reaches_the_model(
     stack: Stack, marker: str
 ) -> None:

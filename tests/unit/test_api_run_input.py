@@ -212,6 +212,21 @@ def test_a_resume_with_new_messages_is_refused_with_a_detail() -> None:
         new_run_record("t-1", body, "alice", streaming=True, limits=LimitSettings())
 
 
+@pytest.mark.parametrize(
+    ("goto", "refused"),
+    [("__end__", False), (["__end__"], False), ("model", True), (["model", "tools"], True)],
+)
+def test_only_a_goto_to_the_end_is_served(goto: object, refused: bool) -> None:
+    body = RunCreate(assistant_id="agent", input={}, command={"goto": goto})  # type: ignore[arg-type]
+
+    if refused:
+        with pytest.raises(InvalidInputError, match="not supported"):
+            new_run_record("t-1", body, "alice", streaming=True, limits=LimitSettings())
+    else:
+        run = new_run_record("t-1", body, "alice", streaming=True, limits=LimitSettings())
+        assert run.kwargs["command"]["goto"] == goto and run.kwargs["input"] is None
+
+
 def test_no_command_and_empty_input_still_needs_messages() -> None:
     body = RunCreate(assistant_id="agent", input={})
 
