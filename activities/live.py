@@ -56,6 +56,12 @@ class RunLive:
             return False
         return True
 
+    async def end(self, body: dict[str, Any]) -> bool:
+        """The run's `end`, stored once per outcome: a retried activity repeats nothing, and
+        a run that paused for approval ends again when its wait is stopped or expires."""
+        msg_id = f"{self.run_id}:end:{body.get('outcome', '')}"
+        return await self.acked(Live.END, body, msg_id=msg_id)
+
     async def outbox(self, events: list[OutboxEvent]) -> None:
         """The workflow's pending events, before anything of this activity's own."""
         for event in events:

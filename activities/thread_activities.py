@@ -9,7 +9,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.live import RunLive
 from broker import Broker
-from core.live import Live
 from core.thread_contracts import RunEnd, TerminateTurn
 from stores.record_store import RecordStore
 from stores.records import RunRecord
@@ -27,7 +26,7 @@ class ThreadActivities:
         if end.record:
             await self._records.finish_run(RunRecord.from_dict(end.record), end.status, end.outcome)
         live = RunLive(self._broker, end.run_id)
-        await live.acked(Live.END, end.outcome, msg_id=f"{end.run_id}:end")
+        await live.end(end.outcome)
 
     @activity.defn(name="terminate_turn")
     async def terminate_turn(self, inp: TerminateTurn) -> None:

@@ -67,7 +67,7 @@ class TurnActivities:
         await self._record_end(inp)
         live = RunLive(self._broker, inp.run_id)
         await live.outbox(inp.outbox)
-        await live.acked(Live.END, inp.end, msg_id=f"{inp.run_id}:end")
+        await live.end(inp.end)
         return checkpoint_id
 
     async def _record_end(self, inp: FinishInput) -> None:

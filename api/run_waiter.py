@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import orjson
+
 from broker import Broker, BrokerUnavailable
 from core.live import Live, decode
 from stores.record_store import RecordStore
@@ -30,7 +32,7 @@ class RunWaiter:
         """The run's record once it has ended, or as it is when the wait runs out.
         `past_pause`: a paused end does not count (its waiting turn was just stopped)."""
         limit = min(within or self._max_wait, self._max_wait)
-        end_seen = asyncio.create_task(self._end_event(run.run_id))
+        end_seen = asyncio.create_task(self._end_event(run.run_id, past_pause))
         try:
             async with asyncio.timeout(limit):
                 while True:
@@ -48,14 +50,20 @@ class RunWaiter:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await end_seen
 
-    async def _end_event(self, run_id: str) -> None:
-        """Returns when the run's `end` is on the broker; never if the broker is down."""
+    async def _end_event(self, run_id: str, past_pause: bool) -> None:
+        """Returns when the run's `end` is on the broker (with `past_pause`, an end other
+        than a pause); never if the broker is down."""
         try:
             last = await self._broker.last_seq(run_id)
             events = self._broker.subscribe(run_id, after_seq=max((last or 0) - 1, 0))
             async with contextlib.aclosing(events):
                 async for event in events:
-                    if decode(event.data)[0] == Live.END:
+                    kind, body = decode(event.data)
+                    if kind == Live.END and not (past_pause and _paused(body)):
                         return
         except BrokerUnavailable:
             await asyncio.Event().wait()
+
+
+def _paused(end_body: bytes) -> bool:
+    return bool(orjson.loads(end_body).get("outcome") == "paused")
