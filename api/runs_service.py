@@ -84,9 +84,10 @@ class RunsService:
             limits=self._settings.limits,
             run_id=idempotent_run_id(caller, thread_id, idempotency_key),
         )
-        existing = await self._records.get_run(thread_id, run.run_id)
-        if existing is not None:  # the same Idempotency-Key again: the same run
-            return existing
+        if idempotency_key:  # the same key again is the same run (a fresh id is never taken)
+            existing = await self._records.get_run(thread_id, run.run_id)
+            if existing is not None:
+                return existing
         await refuse_taken_ids(self._thread_store, thread_id, chosen_ids(body.input))
         request = run_request(self._settings, run, graph_ref)
         if request.resume:
