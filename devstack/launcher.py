@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Awaitable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from temporalio.client import Client
@@ -147,7 +149,7 @@ class Stack:
         self._apis = {
             spec.name: api_base_url(settings, port) for spec, port in zip(specs, ports, strict=True)
         }
-        self._apis_file.write_text(json.dumps(self._apis))
+        _replace_atomically(self._apis_file, self._apis)
         # All at once: schema setup is serialised across processes (stores/schema_lock.py).
         for spec in specs:
             await self._launch(spec)
@@ -184,7 +186,7 @@ class Stack:
         return await self._launch(WORKER_SPEC)
 
     def _write_pids(self) -> None:
-        self._pids_file.write_text(json.dumps({c.name: c.pid for c in self._children}))
+        _replace_atomically(self._pids_file, {c.name: c.pid for c in self._children})
 
     async def _guard(self, probe: Awaitable[T]) -> T:
         """Await a readiness probe, but give up as soon as any child has died."""
@@ -276,3 +278,11 @@ class Stack:
                 return str((await http.get(url)).json()["temporal_ui"])
         except (httpx.HTTPError, ValueError, KeyError):
             return "(not run by devstack; see your cluster's Web UI)"
+
+
+def _replace_atomically(path: Path, content: dict[str, Any]) -> None:
+    """Readers (tests, an operator's script) see the old file or the new one, never a
+    half-written one: the pids file is rewritten while they poll it (a worker replaced)."""
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps(content))
+    os.replace(staging, path)
