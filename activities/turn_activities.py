@@ -58,7 +58,8 @@ class TurnActivities:
 
     @activity.defn(name="finish_turn")
     async def finish_turn(self, inp: FinishInput) -> str | None:
-        """Commit, record, then tell: a client that sees `end` finds both already done."""
+        """Commit, record, then tell: a client that sees `end` finds both already done, and
+        one that sees the run's status finds the messages committed."""
         checkpoint_id = None
         if inp.commit is not None:
             checkpoint_id = await self._threads.commit(
@@ -74,12 +75,16 @@ class TurnActivities:
         if not inp.record:
             return
         run = RunRecord.from_dict(inp.record)
-        outcome = outcome_to_dict(inp.outcome)
-        await self._records.finish_run(run, inp.outcome.status, outcome, reopen=inp.reopen)
         # Like the Agent Server: a thread names the graph and assistant that last ran on it
         # (chat UIs list threads by graph_id), and shows what it waits for.
-        tags = {"graph_id": run.assistant_id, "assistant_id": run.assistant_id}
-        await self._records.update_thread(inp.thread_id, metadata=tags, interrupts=inp.interrupts)
+        await self._records.finish_run(
+            run,
+            inp.outcome.status,
+            outcome_to_dict(inp.outcome),
+            reopen=inp.reopen,
+            thread_metadata={"graph_id": run.assistant_id, "assistant_id": run.assistant_id},
+            interrupts=inp.interrupts,
+        )
 
     @activity.defn(name="recover_partial_answer")
     async def recover_partial_answer(self, inp: PartialAnswerInput) -> str:

@@ -128,8 +128,11 @@ class RunsService:
     async def cancel(
         self, thread_id: str, run_id: str, stop: StopRequest, *, wait: bool
     ) -> RunRecord:
-        run = await self.get(thread_id, run_id, stop.actor)
-        run = await self._stop(run, stop)
+        claimed = await self._records.claim_first_stop(thread_id, run_id, stop.actor, asdict(stop))
+        if claimed is not None:  # the usual Stop: one statement before Temporal hears it
+            run = await self._deliver_recorded(claimed, stop, stop, first=True)
+        else:
+            run = await self._stop(await self.get(thread_id, run_id, stop.actor), stop)
         return await self.waiter.wait_end(run, past_pause=True) if wait else run
 
     async def _stop(self, run: RunRecord, stop: StopRequest) -> RunRecord:
@@ -137,6 +140,12 @@ class RunsService:
             raise ConflictError(ended_detail(run))
         first = run.stop is None
         standing = StopRequest(**await self._records.request_stop(run, asdict(stop)))
+        return await self._deliver_recorded(run, stop, standing, first=first)
+
+    async def _deliver_recorded(
+        self, run: RunRecord, stop: StopRequest, standing: StopRequest, *, first: bool
+    ) -> RunRecord:
+        """Tell Temporal (and the running call) of the stop recorded as `standing`."""
         try:
             return await self._deliver(run, stop, standing)
         except TemporalUnavailableError:

@@ -42,6 +42,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 async def run_all(args: argparse.Namespace) -> None:
     common = ["--systems", *args.systems, "--chatstop-root", str(args.chatstop_root)]
     common += ["--anchor-jobs", str(args.anchor_jobs)]
+    common += ["--split-worker"] if args.split_worker else []
     started = time.monotonic()
     for name in args.only:
         make_parser, main, extra = BENCHMARKS[name]

@@ -115,14 +115,22 @@ def stack_env(data_dir: Path, model: ScriptedModel) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def chatstop(
-    model: ScriptedModel, root: Path, data_dir: Path, api_replicas: int = 1
+    model: ScriptedModel,
+    root: Path,
+    data_dir: Path,
+    api_replicas: int = 1,
+    *,
+    split_worker: bool = False,
 ) -> AsyncIterator[ChatstopSystem]:
-    """The stack with `api_replicas` API processes (devstack --api-replicas)."""
+    """The stack with `api_replicas` API processes (devstack --api-replicas), and its worker
+    split in two (devstack --split-worker)."""
     env = stack_env(data_dir, model)
     log = data_dir / "stack.log"
     argv = [sys.executable, "-m", "devstack", "--no-model"]
     if api_replicas != 1:
         argv += ["--api-replicas", str(api_replicas)]
+    if split_worker:
+        argv += ["--split-worker"]
     proc = await launch(argv, cwd=root, log=log, env=env)
     pids: dict[str, int] = {}
     try:
@@ -133,7 +141,7 @@ async def chatstop(
             name="chatstop",
             api_url=api_url,
             model=model,
-            settings=settings_line(root),
+            settings=settings_line(root) + (", split worker" if split_worker else ""),
             data_dir=data_dir,
             temporal_address=env["CHATSTOP_TEMPORAL__ADDRESS"],
             metrics_url=f"http://127.0.0.1:{env['CHATSTOP_DEV_SERVER__METRICS_PORT']}/metrics",

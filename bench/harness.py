@@ -48,6 +48,8 @@ class BenchOptions:
     anchor_jobs: int = anchor_stack.DEFAULT_JOBS
     api_replicas: int = 1
     """chatstop's API processes (the anchor always runs one)."""
+    split_worker: bool = False
+    """chatstop's workflow tasks and calls in two worker processes (devstack --split-worker)."""
 
 
 def bench_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
@@ -72,6 +74,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         default=anchor_stack.DEFAULT_JOBS,
         help="langgraph dev --n-jobs-per-worker (default %(default)s)",
     )
+    group.add_argument(
+        "--split-worker",
+        action="store_true",
+        help="run chatstop's workflow tasks and model/tool calls in two worker processes",
+    )
 
 
 def bench_options(args: argparse.Namespace) -> BenchOptions:
@@ -79,6 +86,7 @@ def bench_options(args: argparse.Namespace) -> BenchOptions:
         systems=tuple(args.systems),
         chatstop_root=args.chatstop_root.resolve(),
         anchor_jobs=args.anchor_jobs,
+        split_worker=args.split_worker,
     )
 
 
@@ -121,7 +129,13 @@ async def _launched(
     name: str, model: ScriptedModel, opts: BenchOptions, workdir: Path
 ) -> AsyncIterator[System]:
     if name == "chatstop":
-        async with chatstop(model, opts.chatstop_root, workdir, opts.api_replicas) as system:
+        async with chatstop(
+            model,
+            opts.chatstop_root,
+            workdir,
+            opts.api_replicas,
+            split_worker=opts.split_worker,
+        ) as system:
             yield system
     else:
         async with anchor_stack.anchor(model, workdir, opts.anchor_jobs) as anchor:

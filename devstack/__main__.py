@@ -50,6 +50,11 @@ def parse_options(argv: list[str] | None) -> Options:
         help="run N API processes, the second and later on free ports the banner lists "
         "(default %(default)s)",
     )
+    parser.add_argument(
+        "--split-worker",
+        action="store_true",
+        help="run workflow tasks and model/tool calls in two worker processes",
+    )
     args = parser.parse_args(argv)
     return Options(
         start_temporal=not args.no_temporal,
@@ -57,6 +62,7 @@ def parse_options(argv: list[str] | None) -> Options:
         start_model=not args.no_model,
         startup_timeout=args.startup_timeout,
         api_replicas=args.api_replicas,
+        split_worker=args.split_worker,
     )
 
 

@@ -38,7 +38,6 @@ from devstack.readiness import (
 )
 from devstack.restarts import CrashLoopGuard, RestartPolicy
 from devstack.specs import (
-    WORKER_SPEC,
     Options,
     api_ports,
     api_spec,
@@ -48,6 +47,7 @@ from devstack.specs import (
     port_claims,
     stack_settings,
     temporal_spec,
+    worker_specs,
 )
 
 __all__ = ["APIS_FILE", "PIDS_FILE", "Options", "Stack", "stack_settings", "temporal_spec"]
@@ -79,7 +79,8 @@ class Stack:
         self._apis_file = data_dir(settings) / APIS_FILE
         self._apis: dict[str, str] = {}
         self._crash_loop = CrashLoopGuard(restarts or RestartPolicy())
-        self._worker_started_at = 0.0
+        self._worker_specs = worker_specs(options)
+        self._started_at: dict[str, float] = {}
         self._client: Client | None = None
         self._watchers: set[asyncio.Task[None]] = set()
 
@@ -138,9 +139,12 @@ class Stack:
             logger.warning(
                 "--no-model: turns will call %s; start it yourself", settings.model_base_url
             )
-        await self._launch_worker()
+        for spec in self._worker_specs:
+            await self._launch_worker(spec)
         await self._launch_apis()
-        await self._guard(self._await_worker(self._client, self._options.startup_timeout))
+        for spec in self._worker_specs:
+            probe = self._await_worker(self._client, spec, self._options.startup_timeout)
+            await self._guard(probe)
 
     async def _launch_apis(self) -> None:
         settings, timeout = self._settings, self._options.startup_timeout
@@ -165,10 +169,13 @@ class Stack:
         within = self._options.startup_timeout
         await self._guard(wait_for_nats(self._settings.broker.url, within=within))
 
-    async def _await_worker(self, client: Client, within: float, pid: int | None = None) -> None:
+    async def _await_worker(
+        self, client: Client, spec: ChildSpec, within: float, pid: int | None = None
+    ) -> None:
         # Only a warning: a turn started before the worker polls simply waits in the queue.
+        calls_only = spec.env.get("CHATSTOP_WORKER__ROLE") == "activities"
         try:
-            await wait_for_worker(client, self._settings, within, pid=pid)
+            await wait_for_worker(client, self._settings, within, pid=pid, calls=calls_only)
         except StartupError as exc:
             logger.warning("%s; chat turns will wait until a worker polls", exc)
         else:
@@ -181,9 +188,9 @@ class Stack:
         self._write_pids()
         return child
 
-    async def _launch_worker(self) -> Child:
-        self._worker_started_at = asyncio.get_running_loop().time()
-        return await self._launch(WORKER_SPEC)
+    async def _launch_worker(self, spec: ChildSpec) -> Child:
+        self._started_at[spec.name] = asyncio.get_running_loop().time()
+        return await self._launch(spec)
 
     def _write_pids(self) -> None:
         _replace_atomically(self._pids_file, {c.name: c.pid for c in self._children})
@@ -213,7 +220,7 @@ class Stack:
                 logger.info("stopping the stack")
                 return 0
             how = describe_exit(dead.exited.result())
-            if dead.name != WORKER_SPEC.name:
+            if dead.spec not in self._worker_specs:
                 logger.error("%s stopped unexpectedly (%s); stopping the rest", dead.name, how)
                 return 1
             if not await self._replace_worker(dead, how, stop_requested):
@@ -223,7 +230,7 @@ class Stack:
         self, dead: Child, how: str, stop_requested: asyncio.Task[bool]
     ) -> bool:
         """Start a new worker in the dead one's place; False when it is a crash loop."""
-        lived = asyncio.get_running_loop().time() - self._worker_started_at
+        lived = asyncio.get_running_loop().time() - self._started_at[dead.name]
         delay = self._crash_loop.delay_before_restart(lived)
         if delay is None:
             logger.error(
@@ -242,12 +249,13 @@ class Stack:
                 return True
         # Same slot, so shutdown still stops the API before the worker.
         slot = self._children.index(dead)
-        self._worker_started_at = asyncio.get_running_loop().time()
-        worker = await Child.start(WORKER_SPEC, cwd=REPO_ROOT, env=self._env)
+        self._started_at[dead.name] = asyncio.get_running_loop().time()
+        worker = await Child.start(dead.spec, cwd=REPO_ROOT, env=self._env)
         self._children[slot] = worker
         self._write_pids()
         if self._client is not None:
-            self._watch(self._await_worker(self._client, self._options.startup_timeout, worker.pid))
+            within = self._options.startup_timeout
+            self._watch(self._await_worker(self._client, dead.spec, within, worker.pid))
         return True
 
     def _watch(self, coro: Awaitable[None]) -> None:

@@ -112,16 +112,25 @@ async def wait_for_temporal(settings: Settings, within: float) -> Client:
 
 
 async def wait_for_worker(
-    client: Client, settings: Settings, within: float, *, pid: int | None = None
+    client: Client,
+    settings: Settings,
+    within: float,
+    *,
+    pid: int | None = None,
+    calls: bool = False,
 ) -> None:
     """Until a worker polls the task queue, so the first chat turn is picked up at once.
 
     With ``pid``, until that process polls: a replaced worker stays listed as a poller for a
-    while. The SDK's default worker identity is ``<pid>@<host>``."""
+    while. The SDK's default worker identity is ``<pid>@<host>``. ``calls``: a worker that
+    runs only model and tool calls, which polls for activity tasks, not workflow tasks."""
+    kind = (
+        TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY if calls else TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+    )
     request = DescribeTaskQueueRequest(
         namespace=settings.temporal.namespace,
         task_queue=TaskQueue(name=settings.temporal.task_queue),
-        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        task_queue_type=kind,
     )
 
     async def check() -> bool | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.settings import Settings
@@ -35,6 +35,8 @@ class Options:
     """Per service: how long it may take to exit after SIGTERM before it is killed."""
     api_replicas: int = 1
     """API processes: more than one rehearses scale-out (any replica serves any thread)."""
+    split_worker: bool = False
+    """Two worker processes: workflow tasks in one, model and tool calls in the other."""
 
 
 def stack_settings(settings: Settings, options: Options) -> Settings:
@@ -97,6 +99,20 @@ def model_spec(settings: Settings) -> ChildSpec:
 
 
 WORKER_SPEC = ChildSpec("worker", [sys.executable, "-m", "worker"])
+
+
+def worker_specs(options: Options) -> list[ChildSpec]:
+    """One worker for everything, or a split: the `worker` runs workflow tasks and the
+    `worker-calls` runs model and tool calls, each with its own CPU and GIL, so a turn's
+    next step (and a stopped turn's end) never waits behind the tokens of other answers."""
+    if not options.split_worker:
+        return [WORKER_SPEC]
+    return [
+        replace(WORKER_SPEC, env={"CHATSTOP_WORKER__ROLE": "workflows"}),
+        ChildSpec("worker-calls", WORKER_SPEC.argv, env={"CHATSTOP_WORKER__ROLE": "activities"}),
+    ]
+
+
 API_SPEC = ChildSpec("api", [sys.executable, "-m", "api"])
 
 

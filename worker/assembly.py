@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
@@ -84,23 +86,23 @@ def build_worker(
     if not settings.worker.sandbox:
         runner = UnsandboxedWorkflowRunner()
     role = settings.worker.role
+    # Local activities run inside the workflow worker that schedules them.
+    local: list[Callable[..., Any]] = [turns.begin_turn, turns.start_run]
+    remote: list[Callable[..., Any]] = [
+        model.call_model,
+        tools.run_tool,
+        tools.compensate_tool,
+        turns.finish_turn,
+        turns.recover_partial_answer,
+        threads.end_run,
+        threads.terminate_turn,
+    ]
     worker = Worker(
         client,
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[ThreadWorkflow, TurnWorkflow] if role in ("all", "workflows") else [],
-        activities=[]
-        if role == "workflows"
-        else [
-            model.call_model,
-            tools.run_tool,
-            tools.compensate_tool,
-            turns.begin_turn,
-            turns.start_run,
-            turns.finish_turn,
-            turns.recover_partial_answer,
-            threads.end_run,
-            threads.terminate_turn,
-        ],
+        activities=local if role == "workflows" else [*local, *remote],
+        no_remote_activities=role == "workflows",
         workflow_runner=runner,
         # Heartbeats are liveness only; Temporal's cancel on a heartbeat response is the
         # fallback Stop when the broker is down, so the throttle bounds that fallback.

@@ -173,6 +173,21 @@ async def test_a_run_is_stopped_once_a_second_action_is_409_the_same_one_repeats
     assert [stop for _, _, stop in api.gateway.turn_cancels] == [STOP, STOP]
 
 
+async def test_another_users_stop_is_404_and_leaves_the_run_stoppable_by_its_owner(
+    api: Api,
+) -> None:
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    cancel = api.run_path(thread_id, run_id, "/cancel")
+
+    bobs = await api.http.post(cancel, params={"action": "rollback"}, headers={"x-user-id": "bob"})
+    owners = await api.http.post(cancel, params={"action": "interrupt"})
+
+    assert bobs.status_code == 404
+    assert owners.status_code == 202 and owners.json()["cancel_reason"] == STOP.reason
+    assert [stop for _, _, stop in api.gateway.turn_cancels] == [STOP]
+
+
 async def test_bulk_cancel_stops_the_matching_active_runs_of_the_caller_only(api: Api) -> None:
     sdk = LangGraphClient(api.http)
     thread_id = await api.new_thread()
