@@ -110,7 +110,7 @@ async def running_stack(
     settings = stack_settings(data_dir, model, client, broker)
     async with open_stores(settings) as stores:
         assembled = build_worker(client, settings, stores, extra_graph_refs=TEST_GRAPHS)
-        async with assembled.worker:
+        async with assembled:
             stack = Stack(settings, client, stores, assembled.tools, model, None, data_dir)  # type: ignore[arg-type]
             stack.api = await serve_app(_app(stack, settings), name="api")
             try:

@@ -227,7 +227,7 @@ async def running_rig(
 ) -> AsyncIterator[TurnRig]:
     async with open_stores(settings) as stores:
         assembled = build_worker(client, settings, stores, extra_graph_refs=TEST_GRAPHS)
-        async with assembled.worker:
+        async with assembled:
             yield TurnRig(client, settings, stores, assembled.tools, model, env)
 
 

@@ -41,7 +41,7 @@ async def main() -> None:
         loop.add_signal_handler(signum, stop.set)
     async with open_stores(settings) as stores:
         assembled = build_worker(client, settings, stores)
-        async with assembled.worker:
+        async with assembled:
             log.info(
                 "worker polling %s on %s (broker %s)",
                 settings.temporal.task_queue,

@@ -50,8 +50,22 @@ class Stores:
 
 @dataclass
 class AssembledWorker:
+    """`async with` runs the worker; leaving it shuts the worker down, then closes what
+    its activities hold open."""
+
     worker: Worker
     tools: ToolActivities
+    model: ModelActivities
+
+    async def __aenter__(self) -> AssembledWorker:
+        await self.worker.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            await self.worker.__aexit__(*exc_info)
+        finally:
+            await self.model.aclose()
 
 
 def build_worker(
@@ -111,4 +125,4 @@ def build_worker(
         max_concurrent_activities=settings.worker.max_concurrent_activities,
         max_concurrent_workflow_task_polls=settings.worker.workflow_task_pollers,
     )
-    return AssembledWorker(worker=worker, tools=tools)
+    return AssembledWorker(worker=worker, tools=tools, model=model)
