@@ -8,6 +8,7 @@ idempotency key, so undoing something that never happened is harmless.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 from collections.abc import Callable
@@ -70,15 +71,23 @@ class ChatTool:
     """Its effect cannot be undone: a rollback after it ran says so, by name."""
 
     def openai_schema(self) -> dict[str, Any]:
-        schema = self.args_model.model_json_schema()
-        schema.pop("title", None)
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": schema},
-        }
+        """The tool as the model sees it. Shared between turns, so never modify it."""
+        return _openai_schema(self.name, self.description, self.args_model)
 
     def validate_args(self, args: dict[str, Any]) -> dict[str, Any]:
         return self.args_model.model_validate(args).model_dump()
+
+
+@functools.cache
+def _openai_schema(name: str, description: str, args_model: type[BaseModel]) -> dict[str, Any]:
+    # Once per tool: every turn lists its agent's tools, and pydantic builds a JSON schema
+    # generator each time (measured: a tenth of the worker's CPU for short turns).
+    schema = args_model.model_json_schema()
+    schema.pop("title", None)
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": schema},
+    }
 
 
 def _args_model(func: ToolFunction) -> type[BaseModel]:

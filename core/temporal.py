@@ -7,6 +7,7 @@ from pathlib import Path
 
 from temporalio.client import Client, TLSConfig
 
+from core.payloads import DATA_CONVERTER
 from core.settings import Settings
 
 
@@ -27,6 +28,7 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal.namespace,
         api_key=settings.temporal.api_key,
         tls=_tls(settings),
+        data_converter=DATA_CONVERTER,
     )
 
 

@@ -18,6 +18,7 @@ from activities.tools import ToolActivities
 from activities.turn_activities import TurnActivities
 from agents.registry import all_tools, load_agent
 from broker import Broker
+from core.payloads import with_payload_converter
 from core.settings import Settings
 from stores.record_store import RecordStore
 from stores.thread_store import ThreadStore
@@ -112,7 +113,7 @@ def build_worker(
         threads.terminate_turn,
     ]
     worker = Worker(
-        client,
+        with_payload_converter(client),
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[ThreadWorkflow, TurnWorkflow] if role in ("all", "workflows") else [],
         activities=local if role == "workflows" else [*local, *remote],
