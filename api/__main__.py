@@ -8,6 +8,7 @@ import uvicorn
 
 from api.app import create_app
 from api.auth import UnsafeConfiguration, authentication_mode
+from core.heap import freeze_startup_heap
 from core.settings import load_settings
 
 
@@ -20,6 +21,7 @@ def main() -> None:
         logging.getLogger("chatstop.api").error("refusing to start: %s", exc)
         raise SystemExit(2) from exc
     logging.getLogger("chatstop.api").info("authentication: %s", authentication_mode(settings))
+    freeze_startup_heap()
     # One worker process: multitask guarantees rely on per-thread locks held in this process.
     # Keep-alive longer than clients' idle pools: a connection the server closes just as a
     # client reuses it fails that request ("Server disconnected without sending a response").

@@ -13,6 +13,7 @@ import signal
 from collections.abc import AsyncIterator
 
 from broker import open_broker
+from core.heap import freeze_startup_heap
 from core.settings import Settings, load_settings
 from core.temporal import connect
 from stores.record_store import open_record_store
@@ -41,6 +42,7 @@ async def main() -> None:
         loop.add_signal_handler(signum, stop.set)
     async with open_stores(settings) as stores:
         assembled = build_worker(client, settings, stores)
+        freeze_startup_heap()
         async with assembled:
             log.info(
                 "worker polling %s on %s (broker %s)",
