@@ -6,6 +6,7 @@ as they do for the default assistants of a LangGraph Agent Server.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from api.errors import InvalidInputError, NotFoundError
@@ -64,7 +65,10 @@ def _matches(metadata: dict[str, Any], wanted: dict[str, Any]) -> bool:
     return all(metadata.get(key) == value for key, value in wanted.items())
 
 
+@functools.cache
 def _compiled(ref: str) -> Any:
+    """Compiled once per process: a graph's definition does not change while it runs, and
+    every run with breakpoints checks them against it."""
     from agents.registry import load_agent  # the agent's own module, imported on demand
 
     return load_agent(ref).graph.compile()
@@ -94,6 +98,8 @@ def subgraphs(ref: str) -> dict[str, Any]:
 
 def check_breakpoints(ref: str, before: Any, after: Any) -> None:
     """interrupt_before / interrupt_after must name nodes of the graph (or be "*")."""
+    if before is None and after is None:
+        return
     nodes = set(_compiled(ref).nodes) - {"__start__"}
     for field, names in (("interrupt_before", before), ("interrupt_after", after)):
         if names is None or names == "*":

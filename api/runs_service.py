@@ -95,13 +95,14 @@ class RunsService:
         await self._notices.run_started(run.run_id)
         admission = await self._gateway.submit_run(request, caller)
         run = replace(run, workflow_id=admission.workflow_id or run.workflow_id)
-        await self._records.insert_run(run)
         # Like the Agent Server: a thread names the graph and assistant it runs (chat UIs
         # list a graph's threads by it), from the moment a run is created.
         tags = {"graph_id": run.assistant_id, "assistant_id": run.assistant_id}
-        await self._records.update_thread(thread_id, metadata=tags)
+        inserted = await self._records.insert_run(run, thread_metadata=tags)
         if admission.superseded:
             await self._notices.announce(admission.superseded, _superseding(run))
+        if inserted:  # as written; else the turn wrote it first, maybe further along
+            return run
         return await self._records.get_run(thread_id, run.run_id) or run
 
     # --- read -----------------------------------------------------------------------------

@@ -158,9 +158,19 @@ class RecordStore:
 
     # --- runs -----------------------------------------------------------------------------
 
-    async def insert_run(self, run: RunRecord) -> bool:
-        """The API's row for a run Temporal accepted; False if the turn wrote it first."""
-        return await self._insert(insert(runs).values(**run_to_row(run)))
+    async def insert_run(
+        self, run: RunRecord, *, thread_metadata: dict[str, Any] | None = None
+    ) -> bool:
+        """The API's row for a run Temporal accepted; False if the turn wrote it first.
+        Touches the thread (merging `thread_metadata`) in the same transaction."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(runs).values(**run_to_row(run)))
+                await _touch_thread(conn, run.thread_id, metadata=thread_metadata, interrupts=None)
+        except IntegrityError:
+            await self.update_thread(run.thread_id, metadata=thread_metadata)
+            return False
+        return True
 
     async def mark_running(self, run: RunRecord) -> None:
         """The turn started: write its row if the API never did (it crashed), else flip

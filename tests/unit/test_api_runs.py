@@ -47,7 +47,9 @@ async def test_create_asks_the_thread_workflow_to_admit_the_turn_then_records_it
     assert turn.record["workflow_id"] == turn_workflow_id(thread_id, run["run_id"])
     assert turn.record["status"] == "pending" and turn.record["user_id"] == "alice"
     listed = (await api.http.get(f"/threads/{thread_id}/runs")).json()
-    assert [r["run_id"] for r in listed] == [run["run_id"]]
+    assert listed == [run]  # the answer is the run as stored
+    thread = (await api.http.get(f"/threads/{thread_id}")).json()
+    assert thread["metadata"]["graph_id"] == "agent"
 
 
 async def test_invalid_runs_never_reach_temporal(api: Api) -> None:
