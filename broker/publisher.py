@@ -78,8 +78,11 @@ class NowaitPublisher:
     async def _pump(self) -> None:
         loop = asyncio.get_running_loop()
         queue, publish = self._queue, self._nc.publish
+        last_write = -self._coalesce
         while True:
             self._busy = True
+            if queue:
+                last_write = loop.time()
             while queue:
                 subject, payload, headers = queue.popleft()
                 try:
@@ -90,11 +93,13 @@ class NowaitPublisher:
             self._wake_idle_waiters()
             self._wakeup = loop.create_future()
             await self._wakeup
-            if self._coalesce > 0:
-                # Tokens of concurrent streams arriving within this window leave in one
-                # socket write (measured: a write per token was a fifth of the worker's
-                # CPU with 20 streams); the window is the most a token waits for it.
-                await asyncio.sleep(self._coalesce)
+            # At most one socket write per window: under load, tokens of concurrent
+            # streams share it (measured: a write per token was a sixth of the worker's
+            # CPU with 20 streams); a token after a quiet spell, as on a lone stream,
+            # leaves at once. The window is the most a token waits.
+            pause = last_write + self._coalesce - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
 
     def _wake_idle_waiters(self) -> None:
         waiters, self._idle_waiters = self._idle_waiters, []

@@ -123,6 +123,26 @@ async def test_an_acked_publish_is_stored_after_every_earlier_nowait_publish(
     assert [e.data for e in got] == [str(i).encode() for i in range(count)] + [b"end"]
 
 
+async def test_a_token_after_a_quiet_spell_leaves_at_once_then_writes_are_paced(
+    nats_server: NatsServer,
+) -> None:
+    """The coalescing window bounds how often the socket is written, not how long a lone
+    token waits: with a 4 s window, the first token arrives well within it; the next two,
+    published right after, wait for the window to pass and go out together."""
+    settings = settings_for(nats_server.url, storage="memory", coalesce_ms=4_000)
+    try:
+        async with open_broker(settings) as broker:
+            async with aclosing(broker.subscribe("run")) as events:
+                broker.publish_nowait("run", b"first")
+                assert [e.data for e in await take(events, 1, within=2)] == [b"first"]
+                broker.publish_nowait("run", b"second")
+                broker.publish_nowait("run", b"third")
+                got = await take(events, 2, within=20)
+            assert [e.data for e in got] == [b"second", b"third"]
+    finally:
+        await drop_stream(settings)
+
+
 async def test_events_expire_after_the_retention_period(nats_server: NatsServer) -> None:
     settings = settings_for(nats_server.url, retention_seconds=1, storage="memory")
     try:
