@@ -27,9 +27,14 @@ from temporalio.converter import (
 
 
 @functools.cache
-def _init_fields(cls: type) -> tuple[tuple[str, Any], ...]:
+def _init_fields(cls: type) -> tuple[tuple[str, Any], ...] | None:
+    """(name, type) of each field, or None if some field is not an __init__ argument (the
+    SDK's own path sets those after construction)."""
+    fields = dataclasses.fields(cls)
+    if any(not f.init for f in fields):
+        return None
     hints = typing.get_type_hints(cls)
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls) if f.init)
+    return tuple((f.name, hints[f.name]) for f in fields)
 
 
 class _Dataclasses(JSONTypeConverter):
@@ -41,12 +46,13 @@ class _Dataclasses(JSONTypeConverter):
             isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict)
         ):
             return JSONTypeConverter.Unhandled
-        if any(not f.init for f in dataclasses.fields(hint)):
-            return JSONTypeConverter.Unhandled  # the SDK's own path sets those
+        fields = _init_fields(hint)
+        if fields is None:
+            return JSONTypeConverter.Unhandled
         return hint(
             **{
                 name: value_to_type(field_type, value[name], [self])
-                for name, field_type in _init_fields(hint)
+                for name, field_type in fields
                 if name in value
             }
         )

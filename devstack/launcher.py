@@ -45,6 +45,7 @@ from devstack.specs import (
     data_dir,
     model_spec,
     port_claims,
+    runs_calls_only,
     stack_settings,
     temporal_spec,
     worker_specs,
@@ -173,9 +174,9 @@ class Stack:
         self, client: Client, spec: ChildSpec, within: float, pid: int | None = None
     ) -> None:
         # Only a warning: a turn started before the worker polls simply waits in the queue.
-        calls_only = spec.env.get("CHATSTOP_WORKER__ROLE") == "activities"
         try:
-            await wait_for_worker(client, self._settings, within, pid=pid, calls=calls_only)
+            calls = runs_calls_only(spec)
+            await wait_for_worker(client, self._settings, within, pid=pid, calls=calls)
         except StartupError as exc:
             logger.warning("%s; chat turns will wait until a worker polls", exc)
         else:

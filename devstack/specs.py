@@ -101,6 +101,9 @@ def model_spec(settings: Settings) -> ChildSpec:
 WORKER_SPEC = ChildSpec("worker", [sys.executable, "-m", "worker"])
 
 
+ROLE_VARIABLE = "CHATSTOP_WORKER__ROLE"
+
+
 def worker_specs(options: Options) -> list[ChildSpec]:
     """One worker for everything, or a split: the `worker` runs workflow tasks and the
     `worker-calls` runs model and tool calls, each with its own CPU and GIL, so a turn's
@@ -108,9 +111,14 @@ def worker_specs(options: Options) -> list[ChildSpec]:
     if not options.split_worker:
         return [WORKER_SPEC]
     return [
-        replace(WORKER_SPEC, env={"CHATSTOP_WORKER__ROLE": "workflows"}),
-        ChildSpec("worker-calls", WORKER_SPEC.argv, env={"CHATSTOP_WORKER__ROLE": "activities"}),
+        replace(WORKER_SPEC, env={ROLE_VARIABLE: "workflows"}),
+        ChildSpec("worker-calls", WORKER_SPEC.argv, env={ROLE_VARIABLE: "activities"}),
     ]
+
+
+def runs_calls_only(spec: ChildSpec) -> bool:
+    """A worker that polls for activity tasks only (the split's `worker-calls`)."""
+    return spec.env.get(ROLE_VARIABLE) == "activities"
 
 
 API_SPEC = ChildSpec("api", [sys.executable, "-m", "api"])
