@@ -2,19 +2,16 @@
 
 Admission (one active run per thread, the queue, the four multitask strategies) is decided
 by the thread workflow in Temporal; the API only asks, then writes the run's row for
-listing. A Stop is recorded in Temporal first (the turn's cancel, with actor and reason),
-then announced on the broker so the running call stops in milliseconds.
+listing. Stops are api.run_stops.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from api.assistants import AssistantCatalog, check_breakpoints
-from api.errors import ConflictError, InvalidInputError, NotFoundError, TemporalUnavailableError
+from api.errors import ConflictError, NotFoundError
 from api.message_ids import chosen_ids, refuse_taken_ids
 from api.resume import check_resume
 from api.run_input import (
@@ -24,6 +21,7 @@ from api.run_input import (
     new_run_record,
     preview_text,
 )
+from api.run_stops import RunStops
 from api.run_waiter import RunWaiter
 from api.schemas import BulkCancel, RunCreate
 from api.stop_notices import StopNotices
@@ -35,7 +33,6 @@ from stores.record_store import RecordStore
 from stores.records import RunRecord, ThreadRecord
 from stores.thread_store import ThreadStore
 
-logger = logging.getLogger(__name__)
 SUMMARY_CHARS = 80
 
 
@@ -57,7 +54,7 @@ class RunsService:
         self._notices = notices
         self._assistants = assistants
         self.waiter = RunWaiter(records, notices.broker, settings.limits.max_wait_seconds)
-        self._background: set[asyncio.Task[None]] = set()
+        self.stops = RunStops(records, gateway, notices, self.waiter, self.get)
 
     # --- create ---------------------------------------------------------------------------
 
@@ -124,99 +121,18 @@ class RunsService:
     async def join(self, thread_id: str, run_id: str, owner: str) -> RunRecord:
         return await self.waiter.wait_end(await self.get(thread_id, run_id, owner))
 
-    # --- stop -----------------------------------------------------------------------------
+    # --- stop (api.run_stops) -------------------------------------------------------------
 
     async def cancel(
         self, thread_id: str, run_id: str, stop: StopRequest, *, wait: bool
     ) -> RunRecord:
-        claimed = await self._records.claim_first_stop(thread_id, run_id, stop.actor, asdict(stop))
-        if claimed is not None:  # the usual Stop: one statement before Temporal hears it
-            run = await self._deliver_recorded(claimed, stop, stop, first=True)
-        else:
-            run = await self._stop(await self.get(thread_id, run_id, stop.actor), stop)
-        return await self.waiter.wait_end(run, past_pause=True) if wait else run
-
-    async def _stop(self, run: RunRecord, stop: StopRequest) -> RunRecord:
-        if not run.active and not await self._awaits_decision(run):
-            raise ConflictError(ended_detail(run))
-        first = run.stop is None
-        standing = StopRequest(**await self._records.request_stop(run, asdict(stop)))
-        return await self._deliver_recorded(run, stop, standing, first=first)
-
-    async def _deliver_recorded(
-        self, run: RunRecord, stop: StopRequest, standing: StopRequest, *, first: bool
-    ) -> RunRecord:
-        """Tell Temporal (and the running call) of the stop recorded as `standing`."""
-        try:
-            return await self._deliver(run, stop, standing)
-        except TemporalUnavailableError:
-            if first and standing == stop:
-                await self._records.withdraw_stop(run, asdict(stop))
-            raise
-
-    async def _deliver(self, run: RunRecord, stop: StopRequest, standing: StopRequest) -> RunRecord:
-        if standing.action != stop.action:
-            raise ConflictError(
-                f"Run {run.run_id} is already being stopped with action '{standing.action}' "
-                f"(by {standing.actor}); a run is stopped once, so '{stop.action}' cannot "
-                "apply. Wait for it to end, then start a new run."
-            )
-        # The same stop again is idempotent: asking Temporal again is harmless (it keeps the
-        # first request) and repairs a first attempt that failed half-way.
-        if await self._gateway.cancel_turn(run.thread_id, run.run_id, standing, run.workflow_id):
-            await asyncio.gather(
-                self._notices.announce([run.run_id], standing),
-                self._gateway.stop_requested(run.thread_id, run.run_id, standing),
-            )
-            # Fresh: the answer shows the stop that stands (cancel_reason), or the end.
-            return await self._records.get_run(run.thread_id, run.run_id) or run
-        fate = await self._gateway.cancel_pending(run.thread_id, run.run_id, standing)
-        if fate == "running":  # it started between the two calls
-            return await self._stop(run, standing)
-        fresh = await self._records.get_run(run.thread_id, run.run_id) or run
-        if fate == "ended" and fresh.status not in ("pending", "running"):
-            raise ConflictError(ended_detail(fresh))
-        return fresh
-
-    async def _awaits_decision(self, run: RunRecord) -> bool:
-        """A run that paused for approval has ended, but its turn still waits for the answer
-        as long as no later run (the resume, or new words) took over: Stop ends that wait,
-        `interrupt` answering the pending call, `rollback` undoing the turn."""
-        if not run.paused:
-            return False
-        latest = await self._records.list_runs(run.thread_id, limit=1)
-        return bool(latest) and latest[0].run_id == run.run_id
+        return await self.stops.cancel(thread_id, run_id, stop, wait=wait)
 
     async def cancel_many(self, body: BulkCancel, stop: StopRequest) -> list[str]:
-        """Stop every matching active run of the caller's threads; runs that already ended
-        are skipped, not errors."""
-        if not (body.thread_id or body.run_ids or body.status):
-            raise InvalidInputError("Give thread_id and/or run_ids, or a status filter")
-        wanted = {"pending", "running"} if body.status in (None, "all") else {body.status}
-        stopped: list[str] = []
-        for run in await self._records.active_runs(body.thread_id, owner=stop.actor):
-            if body.run_ids and run.run_id not in body.run_ids or run.status not in wanted:
-                continue
-            try:
-                await self._stop(run, stop)
-            except ConflictError:
-                continue
-            stopped.append(run.run_id)
-        return stopped
+        return await self.stops.cancel_many(body, stop)
 
     def stop_in_background(self, run: RunRecord, stop: StopRequest) -> None:
-        """For a client that went away (on_disconnect=cancel): only the log hears failures."""
-        task = asyncio.create_task(self._stop_quietly(run, stop))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _stop_quietly(self, run: RunRecord, stop: StopRequest) -> None:
-        try:
-            await self._stop(run, stop)
-        except ConflictError:
-            pass
-        except Exception as exc:
-            logger.warning("could not stop run %s after disconnect: %s", run.run_id, exc)
+        self.stops.stop_in_background(run, stop)
 
     async def delete(self, thread_id: str, run_id: str, owner: str) -> None:
         run = await self.get(thread_id, run_id, owner)
@@ -283,10 +199,6 @@ def _nodes(value: Any) -> list[str]:
     if value == "*":
         return ["*"]
     return list(value or [])
-
-
-def ended_detail(run: RunRecord) -> str:
-    return f"Run {run.run_id} already ended with status '{run.status}'; there is nothing to stop."
 
 
 def _superseding(run: RunRecord) -> StopRequest:

@@ -1,5 +1,5 @@
-"""The Stop fast path's sending end: after Temporal has recorded a stop, tell the running
-call through the broker, so it closes the model stream or stops the tool at once.
+"""The Stop fast path's sending end: while Temporal records a stop (api.run_stops), tell the
+running call through the broker, so it closes the model stream or stops the tool at once.
 
 The notice decides nothing (the turn's cancel does); losing it costs only speed: the call
 then learns of the stop from Temporal's cancel on its next heartbeat.

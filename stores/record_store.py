@@ -262,15 +262,6 @@ class RecordStore:
             row = (await conn.execute(query)).first()
         return run_from_row(row) if row is not None else None
 
-    async def withdraw_stop(self, run: RunRecord, stop: dict[str, Any]) -> None:
-        """Temporal never heard this stop (it was down): forget it, so the run can still be
-        stopped, with either action, once Temporal is back."""
-        await self._write(
-            update(runs)
-            .where(runs.c.run_id == run.run_id, runs.c.stop == json.dumps(stop))
-            .values(stop=None)
-        )
-
     async def get_run(self, thread_id: str, run_id: str) -> RunRecord | None:
         rows = await self._rows(
             select(runs).where(runs.c.thread_id == thread_id, runs.c.run_id == run_id)

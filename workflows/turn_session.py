@@ -37,7 +37,8 @@ from workflows.stopping import TurnStopped
 ToolState = Literal["not_run", "running", "done", "stopped", "error"]
 STOP_RECORD_WAIT = timedelta(seconds=60)
 """A call stopped by a broker notice waits this long for the stop's record (the workflow
-cancel the API sent first); a notice without one is a fault, not a stop."""
+cancel, which the API sends together with the notice and keeps re-sending if Temporal was
+unreachable); a notice without one is a fault, not a stop."""
 
 
 @dataclass
@@ -114,7 +115,7 @@ class TurnSession:
 
     async def _stopped_by_notice(self) -> None:
         """The call stopped on the broker's stop notice; the stop itself (the cancel, sent
-        before the notice) is on its way to this workflow: wait for it."""
+        with the notice) is on its way to this workflow, or already here: wait for it."""
         try:
             await workflow.wait_condition(lambda: self.stop is not None, timeout=STOP_RECORD_WAIT)
         except TimeoutError as err:

@@ -1,6 +1,7 @@
 """Stop over HTTP with a fake Temporal: a running run's turn is cancelled (its reason naming
-who stopped it, how and why), then the stop notice goes out on the broker; a run that has
-not started is dropped by the thread workflow; an ended run cannot be stopped."""
+who stopped it, how and why) while the stop notice goes out on the broker; a run that has
+not started is dropped by the thread workflow; an ended run cannot be stopped; a stop
+Temporal could not take stays recorded and is handed over when Temporal is back."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from langgraph_sdk.client import LangGraphClient
 
+from api.errors import TemporalUnavailableError
 from core.contracts import StopRequest
 from tests.fixtures.eventually import eventually
 from tests.unit.api_harness import Api
@@ -23,7 +25,7 @@ async def _notices(api: Api, run_id: str) -> list[bytes]:
     return heard
 
 
-async def test_cancel_cancels_the_turn_then_announces_the_stop(api: Api) -> None:
+async def test_cancel_cancels_the_turn_and_announces_the_stop(api: Api) -> None:
     thread_id = await api.new_thread()
     run_id = await api.start_run(thread_id)
     heard = await _notices(api, run_id)
@@ -246,3 +248,62 @@ async def test_the_stop_notice_carries_no_reason(api: Api) -> None:
 
     await eventually(lambda: heard, within=5, what="the stop notice")
     assert json.loads(heard[0]) == {"action": "interrupt", "actor": "alice"}
+
+
+async def test_the_notice_goes_out_while_temporal_is_still_recording_the_stop(api: Api) -> None:
+    """The fast path does not wait for Temporal's answer: here Temporal answers only once
+    the notice has been heard, which deadlocks (and times out) if the notice came after."""
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    heard = await _notices(api, run_id)
+
+    async def record_after_the_notice(*_: object) -> None:
+        await eventually(lambda: heard, within=5, what="the notice before Temporal's answer")
+
+    api.gateway.on_cancel_turn = record_after_the_notice
+    response = await api.http.post(api.run_path(thread_id, run_id, "/cancel"))
+
+    assert response.status_code == 202
+    assert api.gateway.turn_cancels == [(thread_id, run_id, STOP)]
+
+
+async def test_a_stop_temporal_could_not_take_stays_recorded_and_is_handed_over_later(
+    api: Api,
+) -> None:
+    """The notice may already have stopped the call, so the stop is not withdrawn: the
+    caller hears 503, and the API hands the stop to Temporal once it is back."""
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    heard = await _notices(api, run_id)
+    api.gateway.refuse = TemporalUnavailableError("Temporal is unreachable at x:1: down")
+
+    response = await api.http.post(api.run_path(thread_id, run_id, "/cancel"))
+    api.gateway.refuse = None
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["detail"].startswith("Temporal is unreachable at x:1: down. ")
+    assert "The stop is recorded" in response.json()["detail"]
+    await eventually(lambda: heard, within=5, what="the stop notice")
+    stored = (await api.http.get(api.run_path(thread_id, run_id))).json()
+    assert stored["status"] == "running" and stored["cancel_reason"] == STOP.reason
+    await eventually(
+        lambda: api.gateway.turn_cancels == [(thread_id, run_id, STOP)],
+        within=10,
+        what="the stop handed to Temporal once it is back",
+    )
+    await eventually(lambda: api.gateway.stop_signals, within=5, what="the escalation armed")
+
+
+async def test_repeating_a_stop_temporal_could_not_take_delivers_it(api: Api) -> None:
+    thread_id = await api.new_thread()
+    run_id = await api.start_run(thread_id)
+    api.gateway.refuse = TemporalUnavailableError("Temporal is unreachable at x:1: down")
+    first = await api.http.post(api.run_path(thread_id, run_id, "/cancel"))
+    api.gateway.refuse = None
+
+    again = await api.http.post(api.run_path(thread_id, run_id, "/cancel"))
+
+    assert (first.status_code, again.status_code) == (503, 202)
+    assert (thread_id, run_id, STOP) in api.gateway.turn_cancels
+    assert again.json()["cancel_reason"] == STOP.reason

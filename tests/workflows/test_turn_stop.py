@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from typing import Any
 
 import temporalio.api.sdk.v1
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError
 
@@ -102,6 +103,52 @@ async def test_stop_between_parallel_tool_calls_keeps_completed_results(
     assert tools["generate_report"]["content"].startswith(STOPPED_WHILE_RUNNING)
     ai_calls = [tc["id"] for m in messages if m["type"] == "ai" for tc in m["tool_calls"]]
     assert sorted(ai_calls) == sorted(m["tool_call_id"] for m in tools.values())
+    assert len(rig.model_calls(marker)) == 1
+
+
+async def _notice_alone_after_10_tokens(rig: TurnRig, handle: WorkflowHandle[Any, Any]) -> None:
+    """The broker's stop notice, with no cancel (yet): the call stops, its result recorded."""
+    await _nth_token(rig, handle, 10)
+    run_id = handle.id.rsplit(":", 1)[1]
+    await rig.stores.broker.publish_stop(run_id, b'{"action": "interrupt", "actor": "tester"}')
+    await rig.wait_for_completions(handle, 1)
+
+
+async def test_a_notice_ahead_of_its_cancel_waits_for_the_cancel_and_keeps_the_answer(
+    rig: TurnRig, marker: str
+) -> None:
+    """The API sends the broker's notice together with Temporal's cancel, so the call can
+    stop (and its result land in the history) before the cancel does: the turn waits for
+    the cancel, and only then settles, as the stop it records."""
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=thread)
+    await _notice_alone_after_10_tokens(rig, handle)
+    [call] = await rig.wait_model_calls_closed(marker)
+    waiting = (await handle.describe()).status
+
+    await rig.stop(handle, reason="the cancel, a little later")
+    outcome = await rig.outcome(handle)
+
+    assert waiting == WorkflowExecutionStatus.RUNNING  # the notice alone settled nothing
+    assert call["disconnected"] is True and 10 <= call["tokens"] < 500
+    assert outcome.status == "interrupted" and outcome.stop is not None
+    assert outcome.stop.reason == "the cancel, a little later"
+    answer = (await rig.store.messages(thread))[-1]
+    assert answer["type"] == "ai" and answer["content"]
+    assert answer["response_metadata"]["stopped"] is True
+    assert len(rig.model_calls(marker)) == 1  # nothing started after the notice
+
+
+async def test_a_notice_that_no_cancel_follows_fails_the_turn_instead_of_deciding_it(
+    rig: TurnRig, marker: str
+) -> None:
+    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=str(uuid.uuid4()))
+    await _notice_alone_after_10_tokens(rig, handle)
+    # Nothing streams any more: let the server skip the minute the turn waits for a cancel.
+    outcome = await rig.outcome(handle, skip_time=True)
+
+    assert outcome.status == "error" and outcome.stop is None
+    assert outcome.error is not None and "no stop was recorded" in outcome.error
     assert len(rig.model_calls(marker)) == 1
 
 
