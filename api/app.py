@@ -119,6 +119,7 @@ def _lifespan(
             kv = await stack.enter_async_context(open_kv_store(settings))
             await gateway.connect_quietly()
             services = _services(settings, records, threads_store, gateway, live)
+            stack.push_async_callback(services.runs.stops.aclose)  # before the stores close
             app.state.services = replace(services, kv=kv)
             yield
 

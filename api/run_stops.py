@@ -178,6 +178,12 @@ class RunStops:
             return
         logger.warning("stop of run %s never reached Temporal; gave up", run.run_id)
 
+    async def aclose(self) -> None:
+        """At shutdown: a stop still being handed over is the client's to repeat."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
     def _in_background(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
         self._background.add(task)
