@@ -142,7 +142,8 @@ async def test_a_notice_ahead_of_its_cancel_waits_for_the_cancel_and_keeps_the_a
 async def test_a_notice_that_no_cancel_follows_fails_the_turn_instead_of_deciding_it(
     rig: TurnRig, marker: str
 ) -> None:
-    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=str(uuid.uuid4()))
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=thread)
     await _notice_alone_after_10_tokens(rig, handle)
     # Nothing streams any more: let the server skip the minute the turn waits for a cancel.
     outcome = await rig.outcome(handle, skip_time=True)
@@ -150,6 +151,9 @@ async def test_a_notice_that_no_cancel_follows_fails_the_turn_instead_of_decidin
     assert outcome.status == "error" and outcome.stop is None
     assert outcome.error is not None and "no stop was recorded" in outcome.error
     assert len(rig.model_calls(marker)) == 1
+    answer = (await rig.store.messages(thread))[-1]  # what the client saw is still kept
+    assert answer["type"] == "ai" and answer["content"]
+    assert answer["response_metadata"]["finish_reason"] == "error"
 
 
 async def test_stop_before_first_model_call_never_calls_the_model(
