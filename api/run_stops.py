@@ -150,8 +150,8 @@ class RunStops:
             # Fresh: the answer shows the stop that stands (cancel_reason), or the end.
             return await self._records.get_run(run.thread_id, run.run_id) or run
         fate = await self._gateway.cancel_pending(run.thread_id, run.run_id, standing)
-        if fate == "running":  # it started between the two calls
-            return await self._stop(run, standing)
+        if fate == "running":  # it started between the two calls; the stop is recorded
+            return await self._deliver(run, standing)
         fresh = await self._records.get_run(run.thread_id, run.run_id) or run
         if fate == "ended" and fresh.status not in ("pending", "running"):
             raise ConflictError(ended_detail(fresh))
