@@ -1,4 +1,5 @@
-"""A turn's first and last activities, and the recovery of a lost partial answer.
+"""A turn's first and last activities, and what it recovers after a fault: a lost partial
+answer, a stop whose cancel never reached Temporal.
 
 They are the only writers of thread state and of a run's record (besides the API's first
 row), and each is idempotent: a retry after a crash repeats nothing.
@@ -16,7 +17,14 @@ from temporalio import activity
 
 from activities.live import RunLive
 from broker import Broker, BrokerUnavailable
-from core.contracts import BeginTurnInput, FinishInput, PartialAnswerInput, ThreadContext
+from core.contracts import (
+    BeginTurnInput,
+    FinishInput,
+    PartialAnswerInput,
+    RecordedStopInput,
+    StopRequest,
+    ThreadContext,
+)
 from core.live import Live, decode
 from stores.record_store import RecordStore
 from stores.records import RunRecord, outcome_to_dict
@@ -84,6 +92,19 @@ class TurnActivities:
             reopen=inp.reopen,
             thread_metadata={"graph_id": run.assistant_id, "assistant_id": run.assistant_id},
             interrupts=inp.interrupts,
+        )
+
+    @activity.defn(name="recorded_stop")
+    async def recorded_stop(self, inp: RecordedStopInput) -> StopRequest | None:
+        """The stop recorded in the run's record, if any (the API records it before it
+        publishes the notice and sends the cancel)."""
+        run = await self._records.get_run(inp.thread_id, inp.run_id)
+        if run is None or not run.stop:
+            return None
+        return StopRequest(
+            action="rollback" if run.stop.get("action") == "rollback" else "interrupt",
+            actor=str(run.stop.get("actor") or "temporal"),
+            reason=str(run.stop.get("reason") or ""),
         )
 
     @activity.defn(name="recover_partial_answer")

@@ -37,9 +37,10 @@ from stores.records import RunRecord
 logger = logging.getLogger(__name__)
 
 REDELIVERY_SECONDS = 300.0
-"""How long the API keeps handing Temporal a stop it could not deliver. The stopped call
-waits a minute for it (turn_session.STOP_RECORD_WAIT), Temporal's timers included; past
-five minutes a client retrying the stop is the better judge."""
+"""How long the API keeps handing Temporal a stop it could not deliver. A call the notice
+stopped waits for it (turn_session.STOP_CANCEL_WAIT, on Temporal's clock), then adopts the
+stop from the run's record; past five minutes a client retrying the stop is the better
+judge."""
 REDELIVERY_FIRST_PAUSE = 0.2
 REDELIVERY_MAX_PAUSE = 5.0
 

@@ -258,6 +258,15 @@ class PartialAnswerInput:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecordedStopInput:
+    """Read the stop the API recorded for a run: a turn whose call a stop notice ended adopts
+    it when Temporal's cancel never comes (the API died between the notice and the cancel)."""
+
+    thread_id: str
+    run_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class FinishInput:
     """The end of a run: commit (unless rolled back), publish the last events and `end`,
     and record the outcome. Every part is idempotent, so a retry repeats nothing."""

@@ -102,7 +102,7 @@ def build_worker(
         runner = UnsandboxedWorkflowRunner()
     role = settings.worker.role
     # Local activities run inside the workflow worker that schedules them.
-    local: list[Callable[..., Any]] = [turns.begin_turn, turns.start_run]
+    local: list[Callable[..., Any]] = [turns.begin_turn, turns.start_run, turns.recorded_stop]
     remote: list[Callable[..., Any]] = [
         model.call_model,
         tools.run_tool,

@@ -27,6 +27,8 @@ with workflow.unsafe.imports_passed_through():
         ModelCallInput,
         ModelCallResult,
         PartialAnswerInput,
+        RecordedStopInput,
+        StopRequest,
         ToolCallInput,
         ToolCallResult,
         TurnInput,
@@ -81,6 +83,17 @@ async def partial_activity(inp: PartialAnswerInput) -> str:
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=RetryPolicy(maximum_attempts=3),
         summary="recover the partial answer from the live stream",
+    )
+
+
+def recorded_stop_activity(inp: RecordedStopInput) -> asyncio.Task[StopRequest | None]:
+    """Local: it only reads the run's record, so running it twice is harmless."""
+    return workflow.start_local_activity_method(
+        TurnActivities.recorded_stop,
+        inp,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
+        summary="read the stop recorded in the run's record",
     )
 
 

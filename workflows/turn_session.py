@@ -20,6 +20,7 @@ from core.contracts import (
     ModelCallInput,
     ModelCallResult,
     PartialAnswerInput,
+    RecordedStopInput,
     StopRequest,
     ThreadContext,
     ToolCallInput,
@@ -30,15 +31,24 @@ from core.contracts import (
 from core.live import HistoryRef
 from core.messages import from_dict, to_dicts
 from workflows.approvals import EDIT_NOTICE, Verdict, gated, hitl_request, verdicts
-from workflows.calls import call_metadata, model_activity, partial_activity, tool_activity
+from workflows.calls import (
+    call_metadata,
+    model_activity,
+    partial_activity,
+    recorded_stop_activity,
+    tool_activity,
+)
 from workflows.outbox import Outbox
 from workflows.stopping import TurnStopped
 
 ToolState = Literal["not_run", "running", "done", "stopped", "error"]
+STOP_CANCEL_WAIT = timedelta(seconds=10)
+"""A call stopped by a broker notice waits this long for the stop's cancel, which the API
+sends together with the notice (Temporal answers it in milliseconds; seconds under load)."""
 STOP_RECORD_WAIT = timedelta(seconds=60)
-"""A call stopped by a broker notice waits this long for the stop's record (the workflow
-cancel, which the API sends together with the notice and keeps re-sending if Temporal was
-unreachable); a notice without one is a fault, not a stop."""
+"""Past the cancel wait, the turn adopts the stop from the run's record (the API records it
+before the notice, then died before the cancel got out). A notice with no stop in the
+record either, by this time, is a fault, not a stop."""
 
 
 @dataclass
@@ -114,15 +124,35 @@ class TurnSession:
             self._in_flight.discard(handle)
 
     async def _stopped_by_notice(self) -> None:
-        """The call stopped on the broker's stop notice; the stop itself (the cancel, sent
-        with the notice) is on its way to this workflow, or already here: wait for it."""
-        try:
-            await workflow.wait_condition(lambda: self.stop is not None, timeout=STOP_RECORD_WAIT)
-        except TimeoutError as err:
+        """The call stopped on the broker's stop notice. The stop itself (the cancel, sent
+        with the notice) is on its way to this workflow, or already here: wait for it. If
+        it does not come, the API died in between; the stop is in the run's record, and the
+        turn takes it from there (the local activity's result puts it in the history)."""
+        if await self._stop_arrives(STOP_CANCEL_WAIT):
+            return
+        recorded = await self._await(
+            recorded_stop_activity(
+                RecordedStopInput(thread_id=self.inp.thread_id, run_id=self.run_id)
+            )
+        )
+        if self.stop is None and recorded is not None:
+            workflow.logger.warning(
+                "run %s: a notice stopped the call but no cancel came; adopting the stop "
+                "recorded by %s", self.run_id, recorded.actor,
+            )  # fmt: skip
+            self.begin_stop(recorded)
+        if not await self._stop_arrives(STOP_RECORD_WAIT - STOP_CANCEL_WAIT):
             raise ApplicationError(
                 "a call was stopped by a broker notice, but no stop was recorded",
                 type="UnrecordedStop",
-            ) from err
+            )
+
+    async def _stop_arrives(self, within: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(lambda: self.stop is not None, timeout=within)
+        except TimeoutError:
+            return False
+        return True
 
     # --- model ----------------------------------------------------------------------------
 

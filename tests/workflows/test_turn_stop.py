@@ -106,10 +106,17 @@ async def test_stop_between_parallel_tool_calls_keeps_completed_results(
     assert len(rig.model_calls(marker)) == 1
 
 
-async def _notice_alone_after_10_tokens(rig: TurnRig, handle: WorkflowHandle[Any, Any]) -> None:
-    """The broker's stop notice, with no cancel (yet): the call stops, its result recorded."""
+async def _notice_alone_after_10_tokens(
+    rig: TurnRig, handle: WorkflowHandle[Any, Any], recorded: dict[str, str] | None = None
+) -> None:
+    """The broker's stop notice, with no cancel (yet): the call stops, its result recorded.
+    `recorded`: the stop the API wrote in the run's record before it sent the notice."""
     await _nth_token(rig, handle, 10)
-    run_id = handle.id.rsplit(":", 1)[1]
+    thread_id, run_id = handle.id.split(":")[1:]
+    if recorded is not None:
+        run = await rig.stores.records.get_run(thread_id, run_id)
+        assert run is not None
+        await rig.stores.records.request_stop(run, recorded)
     await rig.stores.broker.publish_stop(run_id, b'{"action": "interrupt", "actor": "tester"}')
     await rig.wait_for_completions(handle, 1)
 
@@ -154,6 +161,41 @@ async def test_a_notice_that_no_cancel_follows_fails_the_turn_instead_of_decidin
     answer = (await rig.store.messages(thread))[-1]  # what the client saw is still kept
     assert answer["type"] == "ai" and answer["content"]
     assert answer["response_metadata"]["finish_reason"] == "error"
+
+
+async def test_a_notice_whose_cancel_never_comes_adopts_the_stop_in_the_runs_record(
+    rig: TurnRig, marker: str
+) -> None:
+    """The API records the stop, sends the notice, and dies before Temporal has the cancel:
+    the turn takes the stop from the run's record and ends as that stop would have."""
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=thread)
+    stop = {"action": "interrupt", "actor": "alice", "reason": "the API died right after"}
+    await _notice_alone_after_10_tokens(rig, handle, recorded=stop)
+    outcome = await rig.outcome(handle, skip_time=True)  # skips the wait for a cancel
+
+    assert outcome.status == "interrupted" and outcome.stop is not None
+    assert (outcome.stop.actor, outcome.stop.reason) == ("alice", "the API died right after")
+    assert len(rig.model_calls(marker)) == 1
+    answer = (await rig.store.messages(thread))[-1]
+    assert answer["type"] == "ai" and answer["content"]
+    assert answer["response_metadata"]["stopped_by"] == "alice"
+    names = history_activity_names([e async for e in handle.fetch_history_events()])
+    assert names == ["begin_turn", "call_model", "recorded_stop", "finish_turn"]
+
+
+async def test_a_rollback_adopted_from_the_record_undoes_the_turn(
+    rig: TurnRig, marker: str
+) -> None:
+    thread = str(uuid.uuid4())
+    handle = await rig.start(f"[tokens=500][pace=20] {marker}", thread_id=thread)
+    stop = {"action": "rollback", "actor": "alice", "reason": "undo"}
+    await _notice_alone_after_10_tokens(rig, handle, recorded=stop)
+    outcome = await rig.outcome(handle, skip_time=True)
+
+    assert outcome.turn_status == "rolled_back" and outcome.stop is not None
+    assert outcome.stop.actor == "alice"
+    assert await rig.store.messages(thread) == []  # the turn's input went too
 
 
 async def test_stop_before_first_model_call_never_calls_the_model(
