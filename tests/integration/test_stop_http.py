@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import asdict
 from typing import Any
 
 import httpx
@@ -15,7 +16,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.converter import default as default_converter
 
 from agents.demo_tools import count_tickets
-from core.contracts import turn_workflow_id
+from api.stop_notices import StopNotices
+from core.contracts import StopRequest, turn_workflow_id
 from core.temporal import venv_binary
 from tests.stack import Stack
 from tests.support import history_activity_names
@@ -90,6 +92,35 @@ async def test_stop_closes_the_upstream_stream_and_keeps_the_partial_answer(
     assert answer["content"].startswith(streamed[: len(answer["content"]) // 2])
     assert (await client.runs.get(thread, run_id))["status"] == "interrupted"
     assert (await client.threads.get(thread))["status"] == "idle"
+
+
+async def test_a_stop_whose_cancel_never_left_the_dying_api_still_ends_the_run_as_stopped(
+    stack: Stack, marker: str
+) -> None:
+    """The API's first two steps of a stop (claim it in the run's record, send the notice),
+    then nothing: it died before Temporal had the cancel. The turn adopts the recorded stop
+    (after waiting 10 s for the cancel), the run ends interrupted and the thread goes on."""
+    client = _sdk(stack.api_url, headers={"x-user-id": "alice"})
+    thread = (await client.threads.create())["thread_id"]
+    run_id, stream = await _stream_until(
+        client, thread, f"[tokens=2000][pace=10] {marker}", lambda p: _tokens(p) >= 10,
+        ["messages-tuple"],
+    )  # fmt: skip
+    stop = StopRequest(action="interrupt", actor="alice", reason="the API died right after")
+    claimed = await stack.stores.records.claim_first_stop(thread, run_id, "alice", asdict(stop))
+    assert claimed is not None
+    await StopNotices(stack.stores.broker).announce([run_id], stop)
+    parts = await asyncio.wait_for(stream, 60)
+
+    [call] = await stack.model_calls_closed(marker)
+    assert call["disconnected"] is True and call["tokens"] < 2000
+    assert parts[-1].event == "end" and parts[-1].data["outcome"] == "interrupted"
+    run = await client.runs.get(thread, run_id)
+    assert run["status"] == "interrupted"
+    answer = (await client.threads.get_state(thread))["values"]["messages"][-1]
+    assert answer["response_metadata"]["stopped_by"] == "alice"
+    await client.runs.wait(thread, "agent", input=_user(f"[tokens=4] go on {marker}"))
+    assert (await client.runs.list(thread))[0]["status"] == "success"
 
 
 async def test_follow_up_message_after_a_stop_during_a_tool_succeeds(
