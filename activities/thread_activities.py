@@ -1,5 +1,5 @@
 """The thread workflow's activities: end a run that has no turn to end it, terminate a turn
-that ignored its stop."""
+that ignored its stop, delete a stateless run's own thread once the run is over."""
 
 from __future__ import annotations
 
@@ -9,14 +9,19 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.live import RunLive
 from broker import Broker
-from core.thread_contracts import RunEnd, TerminateTurn
+from core.thread_contracts import ForgetThread, RunEnd, TerminateTurn
+from stores.forget import forget_thread
 from stores.record_store import RecordStore
 from stores.records import RunRecord
+from stores.thread_store import ThreadStore
 
 
 class ThreadActivities:
-    def __init__(self, records: RecordStore, broker: Broker, client: Client) -> None:
+    def __init__(
+        self, records: RecordStore, threads: ThreadStore, broker: Broker, client: Client
+    ) -> None:
         self._records = records
+        self._threads = threads
         self._broker = broker
         self._client = client
 
@@ -36,3 +41,7 @@ class ThreadActivities:
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:  # already closed: nothing to do
                 raise
+
+    @activity.defn(name="forget_thread")
+    async def forget_thread(self, inp: ForgetThread) -> None:
+        await forget_thread(self._records, self._threads, self._broker, inp.thread_id, inp.owner)

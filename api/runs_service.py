@@ -66,8 +66,10 @@ class RunsService:
         *,
         streaming: bool,
         idempotency_key: str | None = None,
+        temporary_thread: bool = False,
     ) -> RunRecord:
-        """Validate, have the thread workflow admit the run, then record it for listing."""
+        """Validate, have the thread workflow admit the run, then record it for listing.
+        `temporary_thread`: the thread was made for this run alone, and goes after it."""
         if body.if_not_exists == "create":
             await self._create_thread_if_missing(thread_id, caller)
         thread = await self._require_thread(thread_id, caller)
@@ -86,7 +88,7 @@ class RunsService:
             if existing is not None:
                 return existing
         await refuse_taken_ids(self._thread_store, thread_id, chosen_ids(body.input))
-        request = run_request(self._settings, run, graph_ref)
+        request = run_request(self._settings, run, graph_ref, temporary_thread=temporary_thread)
         if request.resume:
             check_resume(thread, request.resume_value, body.command is not None)
         await self._notices.run_started(run.run_id)
@@ -155,7 +157,9 @@ class RunsService:
             raise ConflictError(f"Thread id {thread_id} is not available; choose another id")
 
 
-def run_request(settings: Settings, run: RunRecord, graph_ref: str) -> RunRequest:
+def run_request(
+    settings: Settings, run: RunRecord, graph_ref: str, *, temporary_thread: bool = False
+) -> RunRequest:
     """What the thread workflow is asked to admit: the run and the turn it becomes."""
     kwargs = run.kwargs
     command = kwargs.get("command")
@@ -185,6 +189,9 @@ def run_request(settings: Settings, run: RunRecord, graph_ref: str) -> RunReques
         summary=preview_text(run.input_messages, SUMMARY_CHARS) or "resume",
         resume=command is not None or not run.input_messages,
         resume_value=_resume_value(command or {}),
+        forget_thread_after_seconds=(
+            settings.limits.temporary_thread_seconds if temporary_thread else None
+        ),
     )
 
 

@@ -6,7 +6,6 @@ that does not exist (404), and searches only ever see the caller's own threads.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from typing import Any
 
@@ -15,8 +14,9 @@ from api.runs_service import RunsService
 from api.schemas import ThreadCreate, ThreadSearch
 from api.temporal_gateway import TemporalGateway
 from api.views import thread_json
-from broker import Broker, BrokerUnavailable
+from broker import Broker
 from core.contracts import StopRequest
+from stores.forget import forget_thread
 from stores.record_store import RecordStore
 from stores.records import RunRecord, ThreadRecord
 from stores.thread_store import ThreadStore
@@ -74,13 +74,8 @@ class ThreadsService:
         same id starts empty."""
         await self.record(thread_id, owner)
         stop = StopRequest(action="interrupt", actor=owner, reason="thread deleted")
-        runs = await self._store.list_runs(thread_id, limit=-1)
         await self._gateway.close_thread(thread_id, stop)
-        await self._store.delete_thread(thread_id, owner)
-        await self._thread_store.delete(thread_id)
-        for run in runs:
-            with contextlib.suppress(BrokerUnavailable):  # they expire anyway (retention)
-                await self._broker.purge_run(run.run_id)
+        await forget_thread(self._store, self._thread_store, self._broker, thread_id, owner)
 
     async def patch(self, thread_id: str, owner: str, metadata: dict[str, Any]) -> dict[str, Any]:
         """Merge metadata keys into the thread's."""

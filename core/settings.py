@@ -89,6 +89,10 @@ class LimitSettings(BaseModel):
     """The longest any request waits for a run (join, wait, cancel?wait=true)."""
     stop_grace_seconds: float = 60.0
     """A stopped turn that has not ended after this is terminated (its run: error)."""
+    temporary_thread_seconds: float = 60.0
+    """A stateless run's own thread (`on_completion: "delete"`) is deleted this long after the
+    run ends, whether or not anyone waited for it (a background `POST /runs`, a stream whose
+    client left); meanwhile its outcome can still be read."""
     turn_deadline_seconds: float | None = 900.0
     """A turn's active time (waiting for approval not counted) is bounded by this; past
     it, the turn ends keeping what it has (reason "deadline"). None: unbounded."""

@@ -32,6 +32,9 @@ class RunRequest:
     resume: bool = False
     """The run answers the paused turn (`command: {"resume": resume_value}`)."""
     resume_value: Any = None
+    forget_thread_after_seconds: float | None = None
+    """A stateless run's own thread: the thread workflow deletes it this long after the run
+    ended, unless another run came meanwhile."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +77,12 @@ class RunEnd:
     record: dict[str, Any]
     status: str
     outcome: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForgetThread:
+    thread_id: str
+    owner: str
 
 
 @dataclass(frozen=True, kw_only=True)

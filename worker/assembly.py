@@ -93,7 +93,7 @@ def build_worker(
     )
     model = ModelActivities(settings, stores.broker, stores.threads)
     turns = TurnActivities(stores.threads, stores.records, stores.broker)
-    threads = ThreadActivities(stores.records, stores.broker, client)
+    threads = ThreadActivities(stores.records, stores.threads, stores.broker, client)
     throttle = timedelta(milliseconds=settings.heartbeat.throttle_ms)
     runner: WorkflowRunner = SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
@@ -111,6 +111,7 @@ def build_worker(
         turns.recover_partial_answer,
         threads.end_run,
         threads.terminate_turn,
+        threads.forget_thread,
     ]
     worker = Worker(
         with_payload_converter(client),

@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         RunStop,
         ThreadState,
     )
-    from workflows.thread_io import end_run, start_turn, terminate_turn
+    from workflows.thread_io import end_run, forget_thread, start_turn, terminate_turn
 
 RECENT_RUNS = 200
 TURNS_BEFORE_CONTINUE_AS_NEW = 500
@@ -77,6 +77,26 @@ class ThreadWorkflow:
                 workflow.continue_as_new(self._carried_over())
             request = self.queue.pop(0)
             await self._run_turn(request)
+            if await self._temporary_and_done(request):
+                self.closing = True  # from now on new runs are refused, as for a deletion
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await forget_thread(self.state.thread_id, self.state.owner)
+                return
+
+    async def _temporary_and_done(self, request: RunRequest) -> bool:
+        """The run's thread was made for it alone (a stateless run, `on_completion:
+        "delete"`): once the run is over and nothing else came for a while, it goes. The
+        while lets a client that did not wait still read the outcome."""
+        keep = request.forget_thread_after_seconds
+        if keep is None:
+            return False
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self.queue) or self.closing, timeout=timedelta(seconds=keep)
+            )
+        except TimeoutError:
+            return True
+        return False
 
     def _time_to_continue(self) -> bool:
         info = workflow.info()

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         TurnOutcome,
         turn_workflow_id,
     )
-    from core.thread_contracts import RunEnd, RunRequest, TerminateTurn
+    from core.thread_contracts import ForgetThread, RunEnd, RunRequest, TerminateTurn
     from workflows.turn import TurnWorkflow
 
 _QUICK = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(seconds=10))
@@ -73,6 +73,16 @@ async def end_run(request: RunRequest, status: str, outcome: TurnOutcome) -> Non
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=_QUICK,
         summary=f"end run {request.run_id}: {outcome.outcome}",
+    )
+
+
+async def forget_thread(thread_id: str, owner: str) -> None:
+    await workflow.execute_activity_method(
+        ThreadActivities.forget_thread,
+        ForgetThread(thread_id=thread_id, owner=owner),
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=_QUICK,
+        summary="delete the stateless run's thread",
     )
 
 

@@ -1,8 +1,10 @@
 """Stateless runs (`POST /runs`, `/runs/stream`, `/runs/wait`): a run on a thread of its own,
 made for it and, by default (`on_completion: "delete"`), deleted once the run has ended.
 
-A background run (`POST /runs`) keeps its thread: nothing waits for it to end, so nothing
-would delete it reliably; it answers with the thread's id, to read or delete later.
+`/runs/wait` and `/runs/stream` delete it as soon as they have answered. Whatever nobody
+waited for (a background `POST /runs`, a stream whose client left) the thread workflow
+deletes `limits.temporary_thread_seconds` after the run's end, so the outcome can still be
+read meanwhile and no thread is left behind.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ async def create_stateless_run(
     body: RunCreate, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> JSONResponse:
     thread_id = await _new_thread(threads, body, caller)
-    run = await runs.create(thread_id, body, caller, streaming=False)
+    run = await runs.create(
+        thread_id, body, caller, streaming=False, temporary_thread=_deletes(body)
+    )
     return JSONResponse(run_json(run))
 
 
@@ -50,7 +54,9 @@ async def wait_stateless_run(
     body: RunCreate, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> JSONResponse:
     thread_id = await _new_thread(threads, body, caller)
-    run = await runs.create(thread_id, body, caller, streaming=False)
+    run = await runs.create(
+        thread_id, body, caller, streaming=False, temporary_thread=_deletes(body)
+    )
     ended = await runs.waiter.wait_end(run)
     thread = await threads.record(thread_id, caller)
     values = final_values(ended, await threads.messages(thread_id), thread.interrupts)
@@ -68,7 +74,9 @@ async def stream_stateless_run(
     request: Request, body: RunCreate, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> Any:
     thread_id = await _new_thread(threads, body, caller)
-    run = await runs.create(thread_id, body, caller, streaming=True)
+    run = await runs.create(
+        thread_id, body, caller, streaming=True, temporary_thread=_deletes(body)
+    )
     modes = run.kwargs.get("stream_mode") or []
     response = run_stream(request, runs, run, modes, cancel_on_disconnect=None)
     if _deletes(body):

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk import schema
+from langgraph_sdk import get_client, schema
 from langgraph_sdk.errors import ConflictError, NotFoundError
 
 from tests.e2e.sdk_shapes import (
@@ -24,7 +24,7 @@ from tests.e2e.sdk_shapes import (
     user,
 )
 from tests.fixtures.eventually import eventually
-from tests.stack import Stack
+from tests.stack import Stack, another_api
 
 pytestmark = pytest.mark.e2e
 
@@ -236,10 +236,48 @@ async def test_stateless_runs_stream_wait_and_create(stack: Stack, marker: str) 
     assert required_keys(schema.Run) <= set(run) and run["thread_id"]
     joined = await client.runs.join(run["thread_id"], run["run_id"])
     assert [m["type"] for m in joined["messages"]] == ["human", "ai"]
-    # A background stateless run keeps its thread (nothing waits to delete it), so the
-    # searches above could have found the others.
-    kept = await client.threads.search(metadata={"marker": f"{marker}-c"})
-    assert [t["thread_id"] for t in kept] == [run["thread_id"]]
+
+
+async def test_threads_nobody_waited_for_go_a_while_after_their_run(
+    stack: Stack, marker: str
+) -> None:
+    """A background stateless run, and a stateless stream whose client left: nothing waits to
+    delete their threads, so the thread workflow does, `temporary_thread_seconds` after the
+    run's end (its outcome can be read until then). `on_completion: "keep"` keeps it."""
+    async with another_api(stack, limits={"temporary_thread_seconds": 0.5}) as url:
+        client = get_client(url=url)
+        runs = {
+            on_completion: await client.runs.create(
+                None, "agent", input=user(f"[tokens=3] {on_completion} {marker}"),
+                on_completion=on_completion,
+            )
+            for on_completion in ("delete", "keep")
+        }  # fmt: skip
+        for run in runs.values():
+            joined = await client.runs.join(run["thread_id"], run["run_id"])
+            assert [m["type"] for m in joined["messages"]] == ["human", "ai"]
+        left: Any = client.runs.stream(None, "agent", input=user(f"[tokens=40][pace=10] {marker}"),
+                                  metadata={"marker": f"{marker}-left"})  # fmt: skip
+        async for part in left:
+            if part.event == "values":
+                break  # the client leaves; the run goes on (on_disconnect: continue)
+        await left.aclose()
+        [left_thread] = await client.threads.search(metadata={"marker": f"{marker}-left"})
+
+        for thread_id in (runs["delete"]["thread_id"], left_thread["thread_id"]):
+            gone = partial(_thread_gone, client, thread_id)
+            await eventually(gone, within=30, what="the temporary thread is deleted")
+            assert await stack.store.messages(thread_id) == []
+        # Its run ended as early as the deleted one's, and its thread is still there.
+        assert (await client.threads.get(runs["keep"]["thread_id"]))["status"] == "idle"
+
+
+async def _thread_gone(client: Any, thread_id: str) -> bool:
+    try:
+        await client.threads.get(thread_id)
+    except NotFoundError:
+        return True
+    return False
 
 
 async def _no_threads(client: Any, metadata: dict[str, Any]) -> bool:

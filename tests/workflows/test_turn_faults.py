@@ -57,12 +57,16 @@ async def test_tools_that_ignore_a_stop_do_not_starve_the_rollback(
         )
         handle = await stuck.start(prompt, thread_id=str(uuid.uuid4()), graph=UNDO_AGENT)
         await eventually(lambda: stuck.tools.calls["stubborn"] == 2, within=20, what="both stuck")
+        data_dir = rig.settings.data_path(rig.settings.store.sqlite_path).parent
+        if "do r" in undo_lines(data_dir):
+            # It ran before the stuck tools took both threads: stop only once its completion
+            # is in the history (see wait_for_completions: the test server's limitation).
+            await stuck.wait_for_completions(handle, 2)
         await stuck.stop(handle, action="rollback")
         # Far less than the 90 s the stuck tools hold their threads for.
         outcome = await asyncio.wait_for(stuck.outcome(handle), 30)
         RELEASE_STUBBORN.set()
     assert outcome.outcome == "rolled_back", outcome
-    data_dir = rig.settings.data_path(rig.settings.store.sqlite_path).parent
     # record_step may never have started (the stuck tools can hold both threads first); its
     # compensation runs either way, being idempotent, and it runs last.
     assert undo_lines(data_dir)[-1] == "undo r"
