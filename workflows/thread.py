@@ -20,7 +20,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
@@ -80,7 +85,10 @@ class ThreadWorkflow:
             if await self._temporary_and_done(request):
                 self.closing = True  # from now on new runs are refused, as for a deletion
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                await forget_thread(self.state.thread_id, self.state.owner)
+                try:
+                    await forget_thread(self.state.thread_id, self.state.owner)
+                except ActivityError as err:  # left behind, like a kept thread; never a failure
+                    workflow.logger.warning("temporary thread not deleted: %s", err.cause)
                 return
 
     async def _temporary_and_done(self, request: RunRequest) -> bool:
