@@ -39,8 +39,11 @@ class ThreadsService:
 
     async def create(self, body: ThreadCreate, owner: str) -> dict[str, Any]:
         thread_id = body.thread_id or str(uuid.uuid4())
-        if await self._store.create_thread(thread_id, owner, body.metadata or {}):
-            return await self.get(thread_id, owner)
+        created = await self._store.create_thread(thread_id, owner, body.metadata or {})
+        if created is not None:
+            # New: no runs and no messages yet (a deletion removes the messages before the
+            # record), so nothing needs reading back.
+            return thread_json(created, "idle", [])
         mine = await self._store.get_thread(thread_id, owner)
         if mine is not None and body.if_exists == "do_nothing":
             return await self._json(mine)

@@ -15,8 +15,10 @@ async def forget_thread(
     records: RecordStore, threads: ThreadStore, broker: Broker, thread_id: str, owner: str
 ) -> None:
     runs = await records.list_runs(thread_id, limit=-1)
-    await records.delete_thread(thread_id, owner)
+    # Messages first: a crash in between leaves an empty thread that can be deleted again,
+    # never messages that a new thread with the same id would show.
     await threads.delete(thread_id)
+    await records.delete_thread(thread_id, owner)
     for run in runs:
         with contextlib.suppress(BrokerUnavailable):  # they expire anyway (retention)
             await broker.purge_run(run.run_id)

@@ -86,10 +86,12 @@ class RecordStore:
 
     # --- threads --------------------------------------------------------------------------
 
-    async def create_thread(self, thread_id: str, owner: str, metadata: dict[str, Any]) -> bool:
-        """Insert a thread; False if the id is already taken (by anyone)."""
+    async def create_thread(
+        self, thread_id: str, owner: str, metadata: dict[str, Any]
+    ) -> ThreadRecord | None:
+        """Insert a thread and return it; None if the id is already taken (by anyone)."""
         now = utc_now()
-        return await self._insert(
+        created = await self._insert(
             insert(threads).values(
                 thread_id=thread_id,
                 owner=owner,
@@ -98,6 +100,11 @@ class RecordStore:
                 metadata=json.dumps(metadata),
                 interrupts="[]",
             )
+        )
+        if not created:
+            return None
+        return ThreadRecord(
+            thread_id=thread_id, owner=owner, created_at=now, updated_at=now, metadata=metadata
         )
 
     async def get_thread(self, thread_id: str, owner: str) -> ThreadRecord | None:
