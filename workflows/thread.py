@@ -85,11 +85,10 @@ class ThreadWorkflow:
             if await self._temporary_and_done(request):
                 self.closing = True  # from now on new runs are refused, as for a deletion
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                try:
-                    await forget_thread(self.state.thread_id, self.state.owner)
-                except ActivityError as err:  # left behind, like a kept thread; never a failure
-                    workflow.logger.warning("temporary thread not deleted: %s", err.cause)
-                return
+                if not self.queue:  # a run admitted in that same moment keeps the thread
+                    await self._forget()
+                    return
+                self.closing = False
 
     async def _temporary_and_done(self, request: RunRequest) -> bool:
         """The run's thread was made for it alone (a stateless run, `on_completion:
@@ -103,8 +102,14 @@ class ThreadWorkflow:
                 lambda: bool(self.queue) or self.closing, timeout=timedelta(seconds=keep)
             )
         except TimeoutError:
-            return True
+            return not self.queue and not self.closing
         return False
+
+    async def _forget(self) -> None:
+        try:
+            await forget_thread(self.state.thread_id, self.state.owner)
+        except ActivityError as err:  # left behind, like a kept thread; never a failure
+            workflow.logger.warning("temporary thread not deleted: %s", err.cause)
 
     def _time_to_continue(self) -> bool:
         info = workflow.info()
