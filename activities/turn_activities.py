@@ -99,13 +99,7 @@ class TurnActivities:
         """The stop recorded in the run's record, if any (the API records it before it
         publishes the notice and sends the cancel)."""
         run = await self._records.get_run(inp.thread_id, inp.run_id)
-        if run is None or not run.stop:
-            return None
-        return StopRequest(
-            action="rollback" if run.stop.get("action") == "rollback" else "interrupt",
-            actor=str(run.stop.get("actor") or "temporal"),
-            reason=str(run.stop.get("reason") or ""),
-        )
+        return StopRequest(**run.stop) if run is not None and run.stop else None
 
     @activity.defn(name="recover_partial_answer")
     async def recover_partial_answer(self, inp: PartialAnswerInput) -> str:

@@ -103,10 +103,13 @@ class RunStops:
             logger.warning("could not stop run %s after disconnect: %s", run.run_id, exc)
 
     async def _stop(self, run: RunRecord, stop: StopRequest) -> RunRecord:
-        if not run.active and not await self._awaits_decision(run):
+        if not await self._stoppable(run):
             raise ConflictError(ended_detail(run))
         standing = StopRequest(**await self._records.request_stop(run, asdict(stop)))
         return await self._deliver_recorded(run, stop, standing)
+
+    async def _stoppable(self, run: RunRecord) -> bool:
+        return run.active or await self._awaits_decision(run)
 
     async def _awaits_decision(self, run: RunRecord) -> bool:
         """A run that paused for approval has ended, but its turn still waits for the answer
@@ -167,7 +170,7 @@ class RunStops:
             await asyncio.sleep(pause)  # a retry's backoff, not a synchronisation
             pause = min(pause * 2, REDELIVERY_MAX_PAUSE)
             fresh = await self._records.get_run(run.thread_id, run.run_id)
-            if fresh is None or not (fresh.active or await self._awaits_decision(fresh)):
+            if fresh is None or not await self._stoppable(fresh):
                 return
             try:
                 await self._deliver(fresh, standing)

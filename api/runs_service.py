@@ -23,7 +23,7 @@ from api.run_input import (
 )
 from api.run_stops import RunStops
 from api.run_waiter import RunWaiter
-from api.schemas import BulkCancel, RunCreate
+from api.schemas import RunCreate
 from api.stop_notices import StopNotices
 from api.temporal_gateway import TemporalGateway
 from core.contracts import END_TURN, StopAction, StopRequest, TurnInput, TurnLimits
@@ -122,19 +122,6 @@ class RunsService:
 
     async def join(self, thread_id: str, run_id: str, owner: str) -> RunRecord:
         return await self.waiter.wait_end(await self.get(thread_id, run_id, owner))
-
-    # --- stop (api.run_stops) -------------------------------------------------------------
-
-    async def cancel(
-        self, thread_id: str, run_id: str, stop: StopRequest, *, wait: bool
-    ) -> RunRecord:
-        return await self.stops.cancel(thread_id, run_id, stop, wait=wait)
-
-    async def cancel_many(self, body: BulkCancel, stop: StopRequest) -> list[str]:
-        return await self.stops.cancel_many(body, stop)
-
-    def stop_in_background(self, run: RunRecord, stop: StopRequest) -> None:
-        self.stops.stop_in_background(run, stop)
 
     async def delete(self, thread_id: str, run_id: str, owner: str) -> None:
         run = await self.get(thread_id, run_id, owner)

@@ -122,7 +122,7 @@ class RunEventStream:
         finally:
             reader.cancel()
             if not ended and self._cancel_on_disconnect is not None:
-                self._runs.stop_in_background(self._run, self._cancel_on_disconnect)
+                self._runs.stops.stop_in_background(self._run, self._cancel_on_disconnect)
 
     async def _read(self, queue: asyncio.Queue[RunEvent | _BrokerGone]) -> None:
         try:

@@ -141,7 +141,7 @@ class TurnSession:
                 "recorded by %s", self.run_id, recorded.actor,
             )  # fmt: skip
             self.begin_stop(recorded)
-        if not await self._stop_arrives(STOP_RECORD_WAIT - STOP_CANCEL_WAIT):
+        if self.stop is None and not await self._stop_arrives(STOP_RECORD_WAIT - STOP_CANCEL_WAIT):
             raise ApplicationError(
                 "a call was stopped by a broker notice, but no stop was recorded",
                 type="UnrecordedStop",

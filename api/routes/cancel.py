@@ -43,7 +43,7 @@ async def cancel_run(
     undone, or outcome "completed" if the turn finished before the stop took effect."""
     text = reason or (body.reason if body is not None else None) or "stopped by the user"
     stop = StopRequest(action=action, actor=caller, reason=text)
-    run = await runs.cancel(thread_id, run_id, stop, wait=wait)
+    run = await runs.stops.cancel(thread_id, run_id, stop, wait=wait)
     code = status.HTTP_200_OK if wait else status.HTTP_202_ACCEPTED
     return JSONResponse(run_json(run), status_code=code)
 
@@ -62,4 +62,4 @@ async def cancel_runs(
 ) -> dict[str, Any]:
     """langgraph_sdk's runs.cancel_many: by thread and/or run ids, or by status."""
     stop = StopRequest(action=action, actor=caller, reason=reason or "stopped by the user")
-    return {"cancelled": await runs.cancel_many(body, stop)}
+    return {"cancelled": await runs.stops.cancel_many(body, stop)}
