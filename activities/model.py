@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.call_watch import CallWatch, StopCause, cancel_cause, watched_call
+from activities.chat_client import ChunkDictOpenAI, chunk_dict_client, streaming_chat_model
 from activities.live import RunLive
 from activities.model_answer import Answer
 from broker import Broker
@@ -57,34 +58,25 @@ class ModelActivities:
         self._broker = broker
         self._store = store
         self._models: dict[str, ChatOpenAI] = {}
-        self._http: openai.DefaultAioHttpClient | None = None
+        self._client: ChunkDictOpenAI | None = None
 
     async def aclose(self) -> None:
         """Close the model connections; the worker calls this once no call runs."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     def _chat_model(self, call: ModelCallInput) -> Any:
-        """One ChatOpenAI per model for the worker's life: building one per call builds
-        new HTTP clients and TLS contexts each time (measured: a fifth of the worker's CPU
-        with 20 streams, and tens of milliseconds before each first token)."""
+        """One ChatOpenAI per model and one client for the worker's life: building them per
+        call builds new HTTP clients and TLS contexts each time (measured: a fifth of the
+        worker's CPU with 20 streams, and tens of milliseconds before each first token)."""
+        base_url, api_key = self._settings.model_base_url, self._settings.model_api_key
+        if self._client is None:
+            self._client = chunk_dict_client(base_url, api_key)
         llm = self._models.get(call.model_name)
         if llm is None:
-            if self._http is None:
-                # aiohttp reads the stream as it arrives; the default transport arms a
-                # cancel scope and re-registers the socket with epoll for every chunk
-                # (measured: a third of the worker's CPU with 20 streams went there).
-                self._http = openai.DefaultAioHttpClient()
-            llm = self._models[call.model_name] = ChatOpenAI(
-                model=call.model_name,
-                base_url=self._settings.model_base_url,
-                api_key=self._settings.model_api_key,  # type: ignore[arg-type]
-                max_retries=0,  # Temporal retries, so every attempt shows in the history
-                streaming=True,
-                # The stall watch (stream_idle_timeout_seconds) ends a silent stream first.
-                timeout=httpx.Timeout(10.0, read=None),
-                http_async_client=self._http,
+            llm = self._models[call.model_name] = streaming_chat_model(
+                call.model_name, base_url=base_url, api_key=api_key, client=self._client
             )
         return llm.bind_tools(call.tools) if call.tools else llm
 
