@@ -23,6 +23,7 @@ from stores.record_rows import run_from_row, run_to_row, thread_from_row
 from stores.records import ACTIVE_STATUSES, RunRecord, ThreadRecord, utc_now
 from stores.schema import METADATA, runs, threads
 from stores.schema_lock import schema_setup_lock
+from stores.writer_queue import NoQueue, WriterQueue
 
 
 def records_url(settings: Settings) -> str:
@@ -53,6 +54,7 @@ class RecordStore:
         sqlite = url.startswith("sqlite")
         # A pre-ping finds a Postgres connection the server dropped; a SQLite file cannot drop.
         self._engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not sqlite)
+        self._writers = WriterQueue() if sqlite else NoQueue()
         if sqlite:
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
 
@@ -67,8 +69,14 @@ class RecordStore:
     async def close(self) -> None:
         await self._engine.dispose()
 
-    async def _write(self, statement: Any) -> int:
-        async with self._engine.begin() as conn:
+    @contextlib.asynccontextmanager
+    async def _transaction(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A writing transaction, in this process's turn (stores.writer_queue)."""
+        async with self._writers.turn(urgent=urgent), self._engine.begin() as conn:
+            yield conn
+
+    async def _write(self, statement: Any, *, urgent: bool = False) -> int:
+        async with self._transaction(urgent=urgent) as conn:
             result = await conn.execute(statement)
             return int(result.rowcount or 0)
 
@@ -130,12 +138,12 @@ class RecordStore:
         interrupts: list[dict[str, Any]] | None = None,
     ) -> None:
         """Merge metadata keys, replace the pending interrupts; always touch updated_at."""
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             await _touch_thread(conn, thread_id, metadata=metadata, interrupts=interrupts)
 
     async def delete_thread(self, thread_id: str, owner: str) -> bool:
         """Delete the thread's record and its runs' records."""
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             gone = await conn.execute(
                 delete(threads).where(threads.c.thread_id == thread_id, threads.c.owner == owner)
             )
@@ -171,7 +179,7 @@ class RecordStore:
         """The API's row for a run Temporal accepted; False if the turn wrote it first.
         Touches the thread (merging `thread_metadata`) in the same transaction."""
         try:
-            async with self._engine.begin() as conn:
+            async with self._transaction() as conn:
                 await conn.execute(insert(runs).values(**run_to_row(run)))
                 await _touch_thread(conn, run.thread_id, metadata=thread_metadata, interrupts=None)
         except IntegrityError:
@@ -215,7 +223,7 @@ class RecordStore:
         query = update(runs).where(runs.c.run_id == run.run_id)
         if not reopen:
             query = query.where(runs.c.status.in_(ACTIVE_STATUSES))
-        async with self._engine.begin() as conn:
+        async with self._transaction() as conn:
             row = (await conn.execute(query.values(**ended).returning(*runs.c))).first()
             if row is None:  # ended before, or never written (the API crashed first)
                 row = (await conn.execute(select(runs).where(runs.c.run_id == run.run_id))).first()
@@ -237,7 +245,8 @@ class RecordStore:
         recorded = await self._write(
             update(runs)
             .where(runs.c.run_id == run.run_id, runs.c.stop.is_(None))
-            .values(stop=json.dumps(stop))
+            .values(stop=json.dumps(stop)),
+            urgent=True,
         )
         if recorded:  # the usual case, and on the Stop fast path: no read back
             return stop
@@ -265,7 +274,7 @@ class RecordStore:
             .values(stop=json.dumps(stop))
             .returning(*runs.c)
         )
-        async with self._engine.begin() as conn:
+        async with self._transaction(urgent=True) as conn:
             row = (await conn.execute(query)).first()
         return run_from_row(row) if row is not None else None
 
