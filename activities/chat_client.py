@@ -4,7 +4,7 @@ The client hands each streamed chat chunk to langchain-openai as the JSON object
 as. langchain-openai reads a chunk as a dict (it calls `model_dump()` on a pydantic chunk
 first, and takes a dict as it is), so building the SDK's pydantic `ChatCompletionChunk` for
 every token, only to dump it again, is pure cost. Measured with py-spy, 20 streams of long
-answers: that build was about 40% of the worker's CPU. Every other response (errors included)
+answers: that build was over a third of the worker's CPU. Every other response (errors included)
 is built as the SDK always does, and HTTP, SSE parsing and error events stay the SDK's.
 """
 
