@@ -20,18 +20,25 @@ from api.deps import CallerDep, RunsDep, ThreadsDep
 from api.openapi import errors, event_stream
 from api.responses import Run, RunValues, success
 from api.routes.runs import run_stream
+from api.runs_service import RunsService
 from api.schemas import RunCreate, ThreadCreate
 from api.threads_service import ThreadsService
 from api.views import final_values, run_json
+from stores.records import RunRecord
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 _ERRORS = errors(401, 404, 409, 413, 422, 502, 503)
 
 
-async def _new_thread(threads: ThreadsService, body: RunCreate, caller: str) -> str:
+async def _run_on_new_thread(
+    runs: RunsService, threads: ThreadsService, body: RunCreate, caller: str, *, streaming: bool
+) -> RunRecord:
+    """The run, on a thread made for it (temporary unless `on_completion: "keep"`)."""
     thread_id = str(uuid.uuid4())
     await threads.create(ThreadCreate(thread_id=thread_id, metadata=body.metadata), caller)
-    return thread_id
+    return await runs.create(
+        thread_id, body, caller, streaming=streaming, temporary_thread=_deletes(body)
+    )
 
 
 def _deletes(body: RunCreate) -> bool:
@@ -42,10 +49,7 @@ def _deletes(body: RunCreate) -> bool:
 async def create_stateless_run(
     body: RunCreate, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> JSONResponse:
-    thread_id = await _new_thread(threads, body, caller)
-    run = await runs.create(
-        thread_id, body, caller, streaming=False, temporary_thread=_deletes(body)
-    )
+    run = await _run_on_new_thread(runs, threads, body, caller, streaming=False)
     return JSONResponse(run_json(run))
 
 
@@ -53,15 +57,12 @@ async def create_stateless_run(
 async def wait_stateless_run(
     body: RunCreate, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> JSONResponse:
-    thread_id = await _new_thread(threads, body, caller)
-    run = await runs.create(
-        thread_id, body, caller, streaming=False, temporary_thread=_deletes(body)
-    )
+    run = await _run_on_new_thread(runs, threads, body, caller, streaming=False)
     ended = await runs.waiter.wait_end(run)
-    thread = await threads.record(thread_id, caller)
-    values = final_values(ended, await threads.messages(thread_id), thread.interrupts)
+    thread = await threads.record(run.thread_id, caller)
+    values = final_values(ended, await threads.messages(run.thread_id), thread.interrupts)
     if _deletes(body) and not ended.active:
-        await threads.delete(thread_id, caller)
+        await threads.delete(run.thread_id, caller)
     return JSONResponse(values)
 
 
@@ -73,10 +74,7 @@ async def wait_stateless_run(
 async def stream_stateless_run(
     request: Request, body: RunCreate, runs: RunsDep, threads: ThreadsDep, caller: CallerDep
 ) -> Any:
-    thread_id = await _new_thread(threads, body, caller)
-    run = await runs.create(
-        thread_id, body, caller, streaming=True, temporary_thread=_deletes(body)
-    )
+    run = await _run_on_new_thread(runs, threads, body, caller, streaming=True)
     modes = run.kwargs.get("stream_mode") or []
     response = run_stream(request, runs, run, modes, cancel_on_disconnect=None)
     if _deletes(body):
@@ -85,7 +83,7 @@ async def stream_stateless_run(
 
 
 async def _then_delete(
-    frames: AsyncIterator[Any], threads: ThreadsService, run: Any, caller: str
+    frames: AsyncIterator[Any], threads: ThreadsService, run: RunRecord, caller: str
 ) -> AsyncIterator[Any]:
     async for frame in frames:
         yield frame
