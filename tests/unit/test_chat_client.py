@@ -17,21 +17,11 @@ import openai
 import pytest
 import pytest_asyncio
 from langchain_core.messages import AIMessageChunk
-from langchain_core.tools import tool
-from langchain_openai import ChatOpenAI
 from openai.types.chat import ChatCompletion
-from pydantic import SecretStr
 
 from activities.chat_client import ChunkDictOpenAI, chunk_dict_client, streaming_chat_model
-from devstack.scripted_model import serve_in_background
 from devstack.scripted_model.runner import RunningScriptedModel
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def model() -> AsyncIterator[RunningScriptedModel]:
-    running = await serve_in_background("127.0.0.1", 0)
-    yield running
-    await running.stop()
+from tests.fixtures.scripted import chat_model, search_docs
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -39,22 +29,6 @@ async def client(model: RunningScriptedModel) -> AsyncIterator[ChunkDictOpenAI]:
     made = chunk_dict_client(model.base_url, "scripted")
     yield made
     await made.close()
-
-
-@tool
-def search_docs(query: str) -> str:
-    """Search the docs."""
-    return query
-
-
-def stock_model(model: RunningScriptedModel) -> ChatOpenAI:
-    return ChatOpenAI(
-        model="scripted-test",
-        base_url=model.base_url,
-        api_key=SecretStr("scripted"),
-        streaming=True,
-        max_retries=0,
-    )
 
 
 async def merged(llm: Any, prompt: str) -> AIMessageChunk:
@@ -85,7 +59,7 @@ async def test_chatopenai_reads_the_same_answer_as_with_the_stock_client(
     ours = streaming_chat_model(
         "scripted-test", base_url=model.base_url, api_key="scripted", client=client
     ).bind_tools([search_docs])
-    stock = stock_model(model).bind_tools([search_docs])
+    stock = chat_model(model).bind_tools([search_docs])
     prompt = f"{uuid.uuid4().hex} {directives}"
 
     got, expected = await merged(ours, prompt), await merged(stock, prompt)

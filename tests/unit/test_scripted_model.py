@@ -18,21 +18,12 @@ import pytest
 import pytest_asyncio
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
-from langchain_openai import ChatOpenAI
-from pydantic import SecretStr
 
-from devstack.scripted_model import scripted_model, serve_in_background
+from devstack.scripted_model import scripted_model
 from devstack.scripted_model.directives import WORDS, DirectiveError, parse_directives
 from devstack.scripted_model.runner import RunningScriptedModel
 from tests.fixtures.eventually import eventually
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def model() -> AsyncIterator[RunningScriptedModel]:
-    # serve_in_background runs uvicorn.Server in a task and polls `server.started`.
-    running = await serve_in_background("127.0.0.1", 0)
-    yield running
-    await running.stop()
+from tests.fixtures.scripted import chat_model, search_docs
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -373,17 +364,6 @@ async def test_twenty_five_concurrent_streams(
     assert len(entries) == 25 and {e["tokens"] for e in entries} == {10}
 
 
-def chat_model(model: RunningScriptedModel) -> ChatOpenAI:
-    """A real LangChain client pointed at the double, exactly as the agents configure it."""
-    return ChatOpenAI(
-        model="scripted-test",
-        base_url=model.base_url,
-        api_key=SecretStr("scripted"),
-        streaming=True,
-        max_retries=0,
-    )
-
-
 async def test_chat_openai_streaming_gets_the_text(model: RunningScriptedModel) -> None:
     llm = chat_model(model)
     tag = marker()
@@ -391,12 +371,6 @@ async def test_chat_openai_streaming_gets_the_text(model: RunningScriptedModel) 
     assert "".join(str(piece) for piece in pieces) == expected_text(6)
     result = await llm.ainvoke(f"{marker()} [tokens=3] [pace=0]")
     assert result.content == expected_text(3)
-
-
-@tool
-def search_docs(query: str) -> str:
-    """Search the docs."""
-    return f"docs about {query}"
 
 
 @tool
