@@ -148,13 +148,15 @@ async def test_a_stream_silent_past_its_idle_timeout_stops_as_stalled(broker: Br
 
 async def test_a_stream_that_keeps_making_progress_is_not_stalled(broker: Broker) -> None:
     async def chatty(watch: call_watch.CallWatch) -> str:
-        for _ in range(30):  # 0.3 s in all, three idle timeouts
-            await asyncio.sleep(0.01)
+        # 1.2 s in all, three idle timeouts; the gaps are a twentieth of the timeout so
+        # that a busy machine's loop stalls cannot pass for silence.
+        for _ in range(60):
+            await asyncio.sleep(0.02)
             watch.progress()
         return "answer"
 
     result = await asyncio.wait_for(
-        ActivityEnvironment().run(_watched, broker, _run_id(), chatty, idle_timeout=0.1), 5
+        ActivityEnvironment().run(_watched, broker, _run_id(), chatty, idle_timeout=0.4), 10
     )
 
     assert result == ("answer", StopCause.NONE)
