@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -22,6 +23,7 @@ from core.payloads import with_payload_converter
 from core.settings import Settings
 from stores.record_store import RecordStore
 from stores.thread_store import ThreadStore
+from worker.context_free_sandbox import ContextFreeSandboxRunner, needs_contexts
 from workflows.thread import ThreadWorkflow
 from workflows.turn import TurnWorkflow
 
@@ -69,6 +71,19 @@ class AssembledWorker:
             await self.model.aclose()
 
 
+def workflow_runner(settings: Settings, converter: DataConverter) -> WorkflowRunner:
+    """The turn's runner: the sandbox, without its serialization-context round trips when
+    the converter cannot use them (see worker.context_free_sandbox)."""
+    if not settings.worker.sandbox:
+        return UnsandboxedWorkflowRunner()
+    sandbox = SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+    if needs_contexts(converter):
+        return sandbox
+    return ContextFreeSandboxRunner(sandbox)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -95,11 +110,8 @@ def build_worker(
     turns = TurnActivities(stores.threads, stores.records, stores.broker)
     threads = ThreadActivities(stores.records, stores.threads, stores.broker, client)
     throttle = timedelta(milliseconds=settings.heartbeat.throttle_ms)
-    runner: WorkflowRunner = SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-    )
-    if not settings.worker.sandbox:
-        runner = UnsandboxedWorkflowRunner()
+    worker_client = with_payload_converter(client)
+    runner = workflow_runner(settings, worker_client.data_converter)
     role = settings.worker.role
     # Local activities run inside the workflow worker that schedules them.
     local: list[Callable[..., Any]] = [turns.begin_turn, turns.start_run, turns.recorded_stop]
@@ -114,7 +126,7 @@ def build_worker(
         threads.forget_thread,
     ]
     worker = Worker(
-        with_payload_converter(client),
+        worker_client,
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[ThreadWorkflow, TurnWorkflow] if role in ("all", "workflows") else [],
         activities=local if role == "workflows" else [*local, *remote],
