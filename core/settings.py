@@ -38,8 +38,6 @@ class DevServerSettings(BaseModel):
     )
     """The dev server's SQLite: WAL and no fsync per transaction (measured: 20 turns
     starting at once wait seconds for their history writes otherwise)."""
-    dynamic_config: dict[str, str] = Field(default_factory=dict)
-    """`--dynamic-config-value KEY=VALUE` for each entry: Temporal server knobs."""
     metrics_port: int | None = None
     """Prometheus /metrics of the dev server (benchmarks read heartbeat RPC counts there)."""
     search_attributes: dict[str, str] = Field(

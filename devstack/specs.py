@@ -86,8 +86,6 @@ def temporal_spec(settings: Settings) -> ChildSpec:
         argv += ["--metrics-port", str(dev.metrics_port)]
     for pragma, value in dev.sqlite_pragmas.items():
         argv += ["--sqlite-pragma", f"{pragma}={value}"]
-    for key, value in dev.dynamic_config.items():
-        argv += ["--dynamic-config-value", f"{key}={value}"]
     for name, kind in dev.search_attributes.items():
         # Re-registering on a restart over the same history file is accepted as a no-op.
         argv += ["--search-attribute", f"{name}={kind}"]
