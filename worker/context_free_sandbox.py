@@ -48,6 +48,7 @@ class ContextFreeSandboxRunner(WorkflowRunner):
         self._sandbox = sandbox
 
     def prepare_workflow(self, defn: object) -> None:
+        # A workflow definition's type (temporalio.workflow._Definition) is private.
         self._sandbox.prepare_workflow(defn)  # type: ignore[arg-type]
 
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
@@ -60,6 +61,8 @@ class ContextFreeSandboxRunner(WorkflowRunner):
 
 
 class _ContextFreeInstance(WorkflowInstance):
+    """A sandboxed workflow instance; only the two context questions stay outside."""
+
     def __init__(self, sandboxed: WorkflowInstance) -> None:
         self._sandboxed = sandboxed
         info = sandboxed.get_info()
