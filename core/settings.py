@@ -67,6 +67,12 @@ class WorkerSettings(BaseModel):
     """Run workflow code in Temporal's sandbox (guards against non-deterministic agent code)."""
     max_concurrent_activities: int = 200
     workflow_task_pollers: int = 10
+    gil_switch_interval_ms: float = Field(default=1.0, gt=0)
+    """How long one thread may hold the GIL while another waits (Python's default: 5 ms).
+    Workflow activations run in Temporal's thread pool; the event loop that carries stop
+    notices and tokens waits up to this long each time it wants the GIL back. Measured at
+    1 ms: Stop → disconnect p95 with 20 streams lower in 5 of 6 alternated runs (median
+    114 vs 162 ms), CPU per token no different."""
 
 
 class ToolSettings(BaseModel):
