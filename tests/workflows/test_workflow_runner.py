@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Sequence
 
 import pytest
 from temporalio.api.common.v1 import Payload
@@ -22,10 +23,10 @@ from worker.context_free_sandbox import ContextFreeSandboxRunner
 
 
 class _Identity(PayloadCodec):
-    async def encode(self, payloads: list[Payload]) -> list[Payload]:  # type: ignore[override]
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return list(payloads)
 
-    async def decode(self, payloads: list[Payload]) -> list[Payload]:  # type: ignore[override]
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return list(payloads)
 
 
