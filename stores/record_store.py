@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select, update
+from sqlalchemy import Connection, create_engine, delete, event, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -59,22 +59,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_writer(url: str) -> Engine:
-    """The SQLite engine of the writer thread: transactions take the write lock when they
-    begin (`BEGIN IMMEDIATE`, waited for by the busy timeout), so one that reads before it
-    writes never fails halfway with SQLITE_BUSY."""
-    engine = create_engine(url.replace("sqlite+aiosqlite://", "sqlite://", 1))
+class SqliteWriterThread:
+    """One thread that runs SQLite write transactions whole. They take the write lock when
+    they begin (`BEGIN IMMEDIATE`, waited for by the busy timeout), so one that reads before
+    it writes never fails halfway with SQLITE_BUSY."""
 
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, record: Any) -> None:
-        _sqlite_pragmas(dbapi_connection, record)
-        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below issues BEGIN
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url.replace("sqlite+aiosqlite://", "sqlite://", 1))
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="records-writer")
+        event.listen(self._engine, "connect", _writer_connect)
+        event.listen(self._engine, "begin", _begin_immediate)
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        def transaction() -> T:
+            with self._engine.begin() as conn:
+                return work(conn)
 
-    return engine
+        return await asyncio.get_running_loop().run_in_executor(self._thread, transaction)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        self._thread.shutdown()
+
+
+def _writer_connect(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    dbapi_connection.isolation_level = None  # _begin_immediate issues BEGIN
+
+
+def _begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class RecordStore:
@@ -85,12 +99,9 @@ class RecordStore:
         # A pre-ping finds a Postgres connection the server dropped; a SQLite file cannot drop.
         self._engine: AsyncEngine = create_async_engine(url, pool_pre_ping=not sqlite)
         self._writers = WriterQueue() if sqlite else NoQueue()
-        self._sqlite_writer: Engine | None = None
-        self._writer_thread: ThreadPoolExecutor | None = None
+        self._sqlite_writer = SqliteWriterThread(url) if sqlite else None
         if sqlite:
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
-            self._sqlite_writer = _sqlite_writer(url)
-            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="records-writer")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RecordStore:
@@ -102,26 +113,17 @@ class RecordStore:
 
     async def close(self) -> None:
         await self._engine.dispose()
-        if self._writer_thread is not None and self._sqlite_writer is not None:
-            await asyncio.get_running_loop().run_in_executor(
-                self._writer_thread, self._sqlite_writer.dispose
-            )
-            self._writer_thread.shutdown()
+        if self._sqlite_writer is not None:
+            await self._sqlite_writer.close()
 
     async def _transact(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
         """Run `work` as one write transaction, in this process's turn
         (stores.writer_queue); committed if it returns, rolled back if it raises."""
         async with self._writers.turn(urgent=urgent):
-            if self._writer_thread is None or self._sqlite_writer is None:
-                async with self._engine.begin() as conn:
-                    return await conn.run_sync(work)
-            engine = self._sqlite_writer
-
-            def in_thread() -> T:
-                with engine.begin() as conn:
-                    return work(conn)
-
-            return await asyncio.get_running_loop().run_in_executor(self._writer_thread, in_thread)
+            if self._sqlite_writer is not None:
+                return await self._sqlite_writer.run(work)
+            async with self._engine.begin() as conn:
+                return await conn.run_sync(work)
 
     async def _write(self, statement: Any, *, urgent: bool = False) -> int:
         return await self._transact(
