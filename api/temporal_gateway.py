@@ -20,6 +20,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributeKey,
@@ -100,6 +101,13 @@ class TemporalGateway:
     def _rpc(self, what: str) -> Iterator[None]:
         try:
             yield
+        except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+            # An overloaded Temporal (measured: 80 streams on two cores) lets an update's
+            # deadline pass. Like an unreachable one, that is a 503 to retry, not a 500.
+            raise TemporalUnavailableError(
+                f"Temporal did not answer in time to {what} (overloaded or unreachable); "
+                "the request may still take effect"
+            ) from exc
         except RPCError as exc:
             if exc.status in _UNREACHABLE:
                 raise TemporalUnavailableError(self._unreachable(exc)) from exc
