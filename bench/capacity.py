@@ -7,8 +7,9 @@ latency p95 (bench.throughput's batch); (2) N runs stream at once and each is st
 random token 3-150, giving the stop -> upstream disconnect p95, where a stop that never
 reached the model counts as infinitely late (bench.stop_latency's level). A level passes
 when both p95s are within target. Levels rise until one fails; if the first one fails they
-fall by halving until one passes, so there is a figure either way. The benchmark client
-shares the machine, and its own lag counts against both systems alike.
+fall by halving until one passes, so there is a figure either way. A level where the
+system refuses a run as overloaded (503 or 429) fails, with the refusal in its row. The
+benchmark client shares the machine, and its own lag counts against both systems alike.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import argparse
 import logging
 import math
 from dataclasses import dataclass
+
+import httpx
 
 from bench.harness import (
     add_common_options,
@@ -35,6 +38,7 @@ from bench.throughput import Batch, run_batch
 logger = logging.getLogger("bench")
 
 MIN_STOPS = 20
+OVERLOADED = (429, 503)
 
 
 @dataclass
@@ -42,6 +46,8 @@ class Level:
     streams: int
     batch: Batch
     stops: list[Stop]
+    refused: str = ""
+    """Why the system refused a run at this level (overloaded); such a level fails."""
 
     @property
     def token_p95(self) -> float:
@@ -52,22 +58,46 @@ class Level:
         return percentile([s.to_disconnect for s in self.stops], 95)
 
     def passes(self, args: argparse.Namespace) -> bool:
+        if self.refused:
+            return False
         return self.token_p95 <= args.token_p95 and self.stop_p95 <= args.stop_p95
 
 
 async def measure_level(system: System, streams: int, args: argparse.Namespace) -> Level:
+    try:
+        level = await _measured(system, streams, args)
+    except* httpx.HTTPStatusError as failures:
+        statuses = sorted({leaf.response.status_code for leaf in _leaves(failures)})
+        if not set(statuses) <= set(OVERLOADED):
+            raise  # anything else is a defect to see, not a capacity figure
+        refused = f"refused ({', '.join(map(str, statuses))})"
+        level = Level(streams, Batch(streams, args.tokens, args.pace), [], refused)
+    logger.info(
+        "%s: %d streams %s (token p95 %s, stop p95 %s) %s",
+        system.name, streams, "pass" if level.passes(args) else "FAIL",
+        ms(level.token_p95), ms(level.stop_p95), level.refused,
+    )  # fmt: skip
+    return level
+
+
+async def _measured(system: System, streams: int, args: argparse.Namespace) -> Level:
     batch = await run_batch(system, streams, args.tokens, args.pace)
     # At least MIN_STOPS for a p95 worth the name; without waiting for lost stops' answers to
     # end: a stop the model has not seen after PATIENCE fails the level anyway.
     count = max(streams, MIN_STOPS)
     stops = await run_level(system, streams, count, args.answer_tokens, args.pace, wait=False)
-    level = Level(streams, batch, stops)
-    logger.info(
-        "%s: %d streams %s (token p95 %s, stop p95 %s)",
-        system.name, streams, "pass" if level.passes(args) else "FAIL",
-        ms(level.token_p95), ms(level.stop_p95),
-    )  # fmt: skip
-    return level
+    return Level(streams, batch, stops)
+
+
+def _leaves(group: BaseExceptionGroup[httpx.HTTPStatusError]) -> list[httpx.HTTPStatusError]:
+    """The failures of a task group, its nested groups flattened."""
+    leaves: list[httpx.HTTPStatusError] = []
+    for failure in group.exceptions:
+        if isinstance(failure, BaseExceptionGroup):
+            leaves += _leaves(failure)
+        else:
+            leaves.append(failure)
+    return leaves
 
 
 async def search(system: System, args: argparse.Namespace) -> list[Level]:
@@ -120,13 +150,17 @@ def _row(name: str, level: Level, args: argparse.Namespace) -> list[str]:
     tokens = Summary.of(level.batch.latencies)
     stops = Summary.of([s.to_disconnect for s in level.stops])
     lost = sum(1 for s in level.stops if not math.isfinite(s.to_disconnect))
-    verdict = "pass" if level.passes(args) else "FAIL"
+    verdict = "pass" if level.passes(args) else f"FAIL {level.refused}".strip()
     return [
         name, str(level.streams), ms(tokens.p50), ms(tokens.p95),
         ms(percentile(level.batch.first_token, 95)), ms(stops.p50), ms(stops.p95),
-        f"{lost} of {len(level.stops)}", f"{level.batch.other_load:.0%}",
+        f"{lost} of {len(level.stops)}", _load(level),
         verdict,
     ]  # fmt: skip
+
+
+def _load(level: Level) -> str:
+    return "-" if level.refused else f"{level.batch.other_load:.0%}"
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -52,7 +52,9 @@ async def run_level(
                 remaining -= 1
                 stopped.append(await stop_one(system, client, tokens, pace))
 
-        await asyncio.gather(*(slot() for _ in range(concurrency)))
+        async with asyncio.TaskGroup() as slots:  # a refused run stops the level (see run_batch)
+            for _ in range(concurrency):
+                slots.create_task(slot())
     return await settle(system, stopped, wait=wait)
 
 

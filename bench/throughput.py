@@ -80,12 +80,15 @@ async def run_batch(system: System, streams: int, tokens: int, pace: float) -> B
         threads = await asyncio.gather(*(client.create_thread() for _ in range(streams)))
         before = await _readings(system)
         started = time.time()
-        turns = await asyncio.gather(
-            *(
-                client.stream(Turn(t), prompt(tokens, pace, f"{marker}-{i}-"))
-                for i, t in enumerate(threads)
-            )
-        )
+        # A task group, not gather: a refused run (an overloaded API's 503) stops the batch
+        # instead of leaving the other streams running unawaited.
+        prompts = [prompt(tokens, pace, f"{marker}-{i}-") for i in range(streams)]
+        async with asyncio.TaskGroup() as streaming:
+            running = [
+                streaming.create_task(client.stream(Turn(thread), text))
+                for thread, text in zip(threads, prompts, strict=True)
+            ]
+        turns = [task.result() for task in running]
         batch.wall = time.time() - started
         after = await _readings(system)
     _account(batch, before, after)
