@@ -3,7 +3,8 @@
 This runs once per token, so it does the least it can: a text chunk becomes its event by
 filling a byte template (no dict, no model_dump), and the text is kept in a list and joined
 once at the end instead of merging message chunks on every token. Only the rare chunks that
-carry tool-call pieces or metadata are kept as chunks and merged, once.
+carry tool-call pieces, usage or call-level metadata (why it finished, the model's name) are
+kept as chunks and merged, once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.messages.ai import add_ai_message_chunks
 from langchain_core.messages.utils import message_chunk_to_message
 
+PER_CHUNK_METADATA = frozenset({"model_provider"})
+"""Metadata langchain-openai puts on every chunk of a call: it makes no chunk special."""
+
 
 class Answer:
     def __init__(self, message_id: str, metadata: dict[str, Any]) -> None:
@@ -24,13 +28,7 @@ class Answer:
         self._texts: list[str] = []
         self._special: list[AIMessageChunk] = []
         self._metadata = orjson.dumps(metadata)
-        self._text_tail = (
-            b',"additional_kwargs":{},"response_metadata":{},"type":"AIMessageChunk",'
-            b'"name":null,"id":' + orjson.dumps(message_id) + b',"tool_calls":[],'
-            b'"invalid_tool_calls":[],"usage_metadata":null,"tool_call_chunks":[]},'
-            + self._metadata
-            + b"]"
-        )
+        self._text_tails: dict[bytes, bytes] = {}
 
     def add(self, chunk: AIMessageChunk) -> bytes | None:
         """Record the chunk; its `messages-tuple` body, or None if there is nothing to show."""
@@ -38,13 +36,22 @@ class Answer:
         if text:
             self._texts.append(text)
             self.tokens += 1
-        special = bool(chunk.tool_call_chunks or chunk.response_metadata or chunk.usage_metadata)
-        if special:
+        if chunk.tool_call_chunks or chunk.usage_metadata or not _per_chunk(chunk):
             self._special.append(chunk.model_copy(update={"content": ""}))
             return self._chunk_body(chunk.model_copy(update={"content": text}))
         if not text:
             return None
-        return b'[{"content":' + orjson.dumps(text) + self._text_tail
+        return b'[{"content":' + orjson.dumps(text) + self._text_tail(chunk.response_metadata)
+
+    def _text_tail(self, response_metadata: dict[str, Any]) -> bytes:
+        """Everything of a text chunk's body after its content, dumped once per call (the
+        metadata is the same on every chunk)."""
+        key = orjson.dumps(response_metadata)
+        tail = self._text_tails.get(key)
+        if tail is None:
+            empty = AIMessageChunk(content="", response_metadata=response_metadata)
+            tail = self._text_tails[key] = self._chunk_body(empty).removeprefix(_EMPTY_CONTENT)
+        return tail
 
     def _chunk_body(self, chunk: AIMessageChunk) -> bytes:
         data = chunk.model_dump(mode="json")
@@ -74,6 +81,13 @@ class Answer:
         assert isinstance(message, AIMessage)
         message.id = self.message_id
         return message
+
+
+_EMPTY_CONTENT = b'[{"content":""'
+
+
+def _per_chunk(chunk: AIMessageChunk) -> bool:
+    return chunk.response_metadata.keys() <= PER_CHUNK_METADATA
 
 
 def _text(content: list[Any]) -> str:
