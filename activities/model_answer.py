@@ -28,7 +28,7 @@ class Answer:
         self._texts: list[str] = []
         self._special: list[AIMessageChunk] = []
         self._metadata = orjson.dumps(metadata)
-        self._text_tails: dict[bytes, bytes] = {}
+        self._text_tails: dict[tuple[tuple[str, Any], ...], bytes] = {}
 
     def add(self, chunk: AIMessageChunk) -> bytes | None:
         """Record the chunk; its `messages-tuple` body, or None if there is nothing to show."""
@@ -36,7 +36,7 @@ class Answer:
         if text:
             self._texts.append(text)
             self.tokens += 1
-        if chunk.tool_call_chunks or chunk.usage_metadata or not _per_chunk(chunk):
+        if chunk.tool_call_chunks or chunk.usage_metadata or not _only_per_chunk_metadata(chunk):
             self._special.append(chunk.model_copy(update={"content": ""}))
             return self._chunk_body(chunk.model_copy(update={"content": text}))
         if not text:
@@ -46,7 +46,7 @@ class Answer:
     def _text_tail(self, response_metadata: dict[str, Any]) -> bytes:
         """Everything of a text chunk's body after its content, dumped once per call (the
         metadata is the same on every chunk)."""
-        key = orjson.dumps(response_metadata)
+        key = tuple(response_metadata.items())  # string values only (PER_CHUNK_METADATA)
         tail = self._text_tails.get(key)
         if tail is None:
             empty = AIMessageChunk(content="", response_metadata=response_metadata)
@@ -86,7 +86,7 @@ class Answer:
 _EMPTY_CONTENT = b'[{"content":""'
 
 
-def _per_chunk(chunk: AIMessageChunk) -> bool:
+def _only_per_chunk_metadata(chunk: AIMessageChunk) -> bool:
     return chunk.response_metadata.keys() <= PER_CHUNK_METADATA
 
 

@@ -38,7 +38,7 @@ from bench.throughput import Batch, run_batch
 logger = logging.getLogger("bench")
 
 MIN_STOPS = 20
-OVERLOADED = (429, 503)
+OVERLOADED = frozenset({429, 503})
 
 
 @dataclass
@@ -67,10 +67,10 @@ async def measure_level(system: System, streams: int, args: argparse.Namespace) 
     try:
         level = await _measured(system, streams, args)
     except* httpx.HTTPStatusError as failures:
-        statuses = sorted({leaf.response.status_code for leaf in _leaves(failures)})
-        if not set(statuses) <= set(OVERLOADED):
+        statuses = {leaf.response.status_code for leaf in _leaves(failures)}
+        if not statuses <= OVERLOADED:
             raise  # anything else is a defect to see, not a capacity figure
-        refused = f"refused ({', '.join(map(str, statuses))})"
+        refused = f"refused ({', '.join(map(str, sorted(statuses)))})"
         level = Level(streams, Batch(streams, args.tokens, args.pace), [], refused)
     logger.info(
         "%s: %d streams %s (token p95 %s, stop p95 %s) %s",

@@ -32,6 +32,14 @@ async def chunks_of(model: RunningScriptedModel, directives: str) -> list[AIMess
     return chunks  # type: ignore[return-value]
 
 
+async def streamed(
+    model: RunningScriptedModel, directives: str
+) -> tuple[Answer, list[tuple[AIMessageChunk, bytes | None]]]:
+    """An answer fed a real stream, with each chunk's event body."""
+    answer = Answer("m1", METADATA)
+    return answer, [(chunk, answer.add(chunk)) for chunk in await chunks_of(model, directives)]
+
+
 def full_dump(chunk: AIMessageChunk, message_id: str) -> Any:
     data = chunk.model_dump(mode="json")
     data["id"] = message_id
@@ -42,9 +50,7 @@ def full_dump(chunk: AIMessageChunk, message_id: str) -> Any:
 async def test_every_event_is_the_chunk_as_dumped(
     model: RunningScriptedModel, directives: str
 ) -> None:
-    chunks = await chunks_of(model, directives)
-    answer = Answer("m1", METADATA)
-    shown = [(chunk, answer.add(chunk)) for chunk in chunks]
+    _, shown = await streamed(model, directives)
 
     events = [(chunk, body) for chunk, body in shown if body is not None]
     assert events
@@ -57,10 +63,8 @@ async def test_every_event_is_the_chunk_as_dumped(
 async def test_the_message_is_the_merged_stream(
     model: RunningScriptedModel, directives: str
 ) -> None:
-    chunks = await chunks_of(model, directives)
-    answer = Answer("m1", METADATA)
-    for chunk in chunks:
-        answer.add(chunk)
+    answer, shown = await streamed(model, directives)
+    chunks = [chunk for chunk, _ in shown]
 
     got, merged = answer.message(), reduce(add, chunks)
     assert got.id == "m1"
