@@ -29,6 +29,14 @@ class TemporalSettings(BaseModel):
     api_key: str | None = None
 
 
+DynamicConfigValue = bool | int | float | str
+DEV_SERVER_DYNAMIC_CONFIG: dict[str, DynamicConfigValue] = {
+    "matching.useNewMatcher": True,
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+}
+
+
 class DevServerSettings(BaseModel):
     grpc_port: int = 7233
     ui_port: int = 8233
@@ -40,6 +48,15 @@ class DevServerSettings(BaseModel):
     starting at once wait seconds for their history writes otherwise)."""
     metrics_port: int | None = None
     """Prometheus /metrics of the dev server (benchmarks read heartbeat RPC counts there)."""
+    dynamic_config: dict[str, DynamicConfigValue] = Field(
+        default_factory=lambda: dict(DEV_SERVER_DYNAMIC_CONFIG)
+    )
+    """The dev server's dynamic config. `matching.useNewMatcher` turns on task priority,
+    which this server version leaves off: a turn's tasks (priority 1) then go ahead of new
+    admissions, so a burst of new runs reaches its first tokens turn by turn instead of all
+    at the end (newer servers and Temporal Cloud have it on). One partition per task queue
+    makes that order hold across the whole queue, not within each of four partitions; one
+    server on one machine gains nothing from partitions."""
     search_attributes: dict[str, str] = Field(
         default_factory=lambda: {
             "ThreadId": "Keyword",
@@ -66,6 +83,8 @@ class WorkerSettings(BaseModel):
     sandbox: bool = True
     """Run workflow code in Temporal's sandbox (guards against non-deterministic agent code)."""
     max_concurrent_activities: int = 200
+    max_concurrent_workflow_tasks: int | None = Field(default=None, gt=0)
+    """Workflow tasks this worker runs at once; None is the SDK's default."""
     workflow_task_pollers: int = 10
     gil_switch_interval_ms: float = Field(default=1.0, gt=0)
     """How long one thread may hold the GIL while another waits (Python's default: 5 ms).

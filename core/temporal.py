@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from temporalio.client import Client, TLSConfig
 
 from core.payloads import DATA_CONVERTER
-from core.settings import Settings
+from core.settings import DevServerSettings, Settings
 
 
 def _tls(settings: Settings) -> TLSConfig | bool:
@@ -40,3 +41,12 @@ def venv_binary(name: str) -> Path:
     if not candidate.exists():
         raise FileNotFoundError(f"{name} not found next to {sys.executable}; run `make dev`")
     return candidate
+
+
+def dev_server_dynamic_config_args(dev: DevServerSettings) -> list[str]:
+    """`temporal server start-dev` arguments for the dev server's dynamic config (values
+    as JSON, which is how the server parses them)."""
+    args: list[str] = []
+    for key, value in dev.dynamic_config.items():
+        args += ["--dynamic-config-value", f"{key}={json.dumps(value)}"]
+    return args

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.settings import Settings
-from core.temporal import venv_binary
+from core.temporal import dev_server_dynamic_config_args, venv_binary
 from devstack.isolated import free_port
 from devstack.nats_server import dev_url
 from devstack.processes import ChildSpec
@@ -82,6 +82,7 @@ def temporal_spec(settings: Settings) -> ChildSpec:
         "--log-level", "warn",
         "--ui-disable-news-fetch",  # the Web UI would otherwise fetch a news feed online
     ]  # fmt: skip
+    argv += dev_server_dynamic_config_args(dev)
     if dev.metrics_port:
         argv += ["--metrics-port", str(dev.metrics_port)]
     for pragma, value in dev.sqlite_pragmas.items():

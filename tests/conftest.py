@@ -19,8 +19,8 @@ from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from core.contracts import SA_STOPPED_BY, SA_THREAD_ID, SA_TURN_STATUS, SA_USER_ID
-from core.settings import Settings, load_settings
-from core.temporal import venv_binary
+from core.settings import DevServerSettings, Settings, load_settings
+from core.temporal import dev_server_dynamic_config_args, venv_binary
 from devstack.scripted_model import serve_in_background
 from tests.fixtures.nats import NatsServer, settings_for
 
@@ -52,6 +52,8 @@ async def _register_search_attributes(client: Client) -> None:
 async def start_dev_server() -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(venv_binary("temporal")),
+        # The dynamic config devstack's server runs with (task priority on).
+        dev_server_extra_args=dev_server_dynamic_config_args(DevServerSettings()),
         search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
     )
 

@@ -138,5 +138,6 @@ def build_worker(
         default_heartbeat_throttle_interval=throttle,
         max_concurrent_activities=settings.worker.max_concurrent_activities,
         max_concurrent_workflow_task_polls=settings.worker.workflow_task_pollers,
+        max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
     )
     return AssembledWorker(worker=worker, tools=tools, model=model)

@@ -8,6 +8,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import (
+    Priority,
     RetryPolicy,
     SearchAttributeKey,
     SearchAttributePair,
@@ -29,6 +30,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.turn import TurnWorkflow
 
 _QUICK = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(seconds=10))
+TURN_PRIORITY = Priority(priority_key=1)
+"""A turn and its model and tool calls (which inherit it) go ahead of the threads' own
+tasks, the admission of new runs among them (priority 3, the default), when the worker
+is behind: work already started finishes first, and new runs wait at the door rather
+than slowing every answer. Measured with 20 runs admitted at once: time to first token
+p50 564 ms against 656 ms, seven and five alternated runs. A server without the priority
+matcher ignores it."""
 
 
 def turn_search_attributes(request: RunRequest) -> TypedSearchAttributes:
@@ -56,6 +64,7 @@ async def start_turn(request: RunRequest) -> Any:
         search_attributes=turn_search_attributes(request),
         memo={"preview": request.summary, "assistant_id": turn.assistant_id},
         static_summary=request.summary or None,
+        priority=TURN_PRIORITY,
     )
 
 
