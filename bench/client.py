@@ -172,6 +172,13 @@ class AgentClient:
                             stopping = asyncio.create_task(stop(turn))
         except TimeoutError:
             turn.timed_out = True
+        except BaseException:
+            # The stream was cancelled (its level stopped) or failed: its stop must not be
+            # left running unawaited, to fail later as "Task exception was never retrieved".
+            if stopping is not None:
+                stopping.cancel()
+                await asyncio.gather(stopping, return_exceptions=True)
+            raise
         finally:
             turn.admitted.set()  # also when the request failed: nobody waits forever
         turn.closed_at = time.time()
