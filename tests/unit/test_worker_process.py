@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 import worker.__main__ as worker_main
 from core.settings import load_settings
-from worker.__main__ import share_the_gil
 
 
 @pytest.fixture
@@ -24,7 +23,7 @@ def restored_switch_interval() -> Iterator[None]:
 def test_the_worker_hands_the_gil_over_at_the_configured_interval(
     restored_switch_interval: None,
 ) -> None:
-    share_the_gil(load_settings(worker={"gil_switch_interval_ms": 2.5}))
+    worker_main.share_the_gil(load_settings(worker={"gil_switch_interval_ms": 2.5}))
 
     assert sys.getswitchinterval() == pytest.approx(0.0025)
 
