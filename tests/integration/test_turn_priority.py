@@ -39,15 +39,29 @@ ADMISSION_ATTEMPTS = 8
 """Each waits up to the gateway's 5 s deadline while no worker polls."""
 
 
+STATS_NOT_READY = {
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNAVAILABLE,
+}
+"""How a busy dev server answers a statistics request it gave up on (seen in CI as
+`operation was canceled`): the backlog is not known yet, so it is asked again."""
+
+
 async def _workflow_backlog(client: Client, task_queue: str) -> int:
-    described = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=task_queue),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-            report_stats=True,
+    try:
+        described = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                report_stats=True,
+            )
         )
-    )
+    except RPCError as err:
+        if err.status in STATS_NOT_READY:
+            return 0
+        raise
     return described.stats.approximate_backlog_count
 
 
