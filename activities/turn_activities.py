@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.live import RunLive
 from broker import Broker, BrokerUnavailable
@@ -24,8 +26,10 @@ from core.contracts import (
     RecordedStopInput,
     StopRequest,
     ThreadContext,
+    TurnInput,
 )
 from core.live import Live, decode
+from core.thread_contracts import TurnEnded
 from stores.record_store import RecordStore
 from stores.records import RunRecord, outcome_to_dict
 from stores.thread_store import ThreadStore
@@ -33,29 +37,48 @@ from stores.thread_store import ThreadStore
 log = logging.getLogger(__name__)
 
 
+def begin_input(turn: TurnInput) -> BeginTurnInput:
+    return BeginTurnInput(
+        thread_id=turn.thread_id,
+        run_id=turn.run_id,
+        input_ids=[str(m.get("id")) for m in turn.input_messages],
+        context=turn.context,
+        checkpoint_id=turn.checkpoint_id,
+        record=turn.record,
+    )
+
+
+async def load_turn_context(
+    records: RecordStore, threads: ThreadStore, inp: BeginTurnInput, workflow_id: str
+) -> ThreadContext:
+    """A turn begins: its run is marked running, and the thread's window is read."""
+    if inp.record:
+        run = RunRecord.from_dict(inp.record)
+        await records.mark_running(replace(run, status="running", workflow_id=workflow_id))
+    window = await threads.load_window(
+        inp.thread_id, inp.context, checkpoint_id=inp.checkpoint_id, input_ids=inp.input_ids
+    )
+    return ThreadContext(
+        checkpoint_id=window.checkpoint_id,
+        total=window.total,
+        window=window.messages,
+        taken_ids=window.taken_ids,
+    )
+
+
 class TurnActivities:
-    def __init__(self, threads: ThreadStore, records: RecordStore, broker: Broker) -> None:
+    def __init__(
+        self, threads: ThreadStore, records: RecordStore, broker: Broker, client: Client
+    ) -> None:
         self._threads = threads
         self._records = records
         self._broker = broker
+        self._client = client
 
     @activity.defn(name="begin_turn")
     async def begin_turn(self, inp: BeginTurnInput) -> ThreadContext:
-        if inp.record:
-            run = RunRecord.from_dict(inp.record)
-            workflow_id = activity.info().workflow_id or ""
-            await self._records.mark_running(
-                replace(run, status="running", workflow_id=workflow_id)
-            )
-        window = await self._threads.load_window(
-            inp.thread_id, inp.context, checkpoint_id=inp.checkpoint_id, input_ids=inp.input_ids
-        )
-        return ThreadContext(
-            checkpoint_id=window.checkpoint_id,
-            total=window.total,
-            window=window.messages,
-            taken_ids=window.taken_ids,
-        )
+        workflow_id = activity.info().workflow_id or ""
+        return await load_turn_context(self._records, self._threads, inp, workflow_id)
 
     @activity.defn(name="start_run")
     async def start_run(self, record: dict[str, Any]) -> None:
@@ -76,8 +99,23 @@ class TurnActivities:
         await self._record_end(inp)
         live = RunLive(self._broker, inp.run_id)
         await live.outbox(inp.outbox)
+        # The thread hears before the client does: a client that sends its next run the
+        # moment it sees `end` finds the thread free.
+        await self._tell_thread(inp)
         await live.end(inp.end)
         return checkpoint_id
+
+    async def _tell_thread(self, inp: FinishInput) -> None:
+        """The thread that follows the turn learns that the turn's run ended (a pause is
+        not an end: the turn goes on when someone answers)."""
+        if not inp.thread_workflow_id or inp.outcome.outcome == "paused":
+            return
+        handle = self._client.get_workflow_handle(inp.thread_workflow_id)
+        try:
+            await handle.signal("turn_ended", TurnEnded(run_id=inp.turn_run_id))
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:  # a deleted thread waits for nobody
+                raise
 
     async def _record_end(self, inp: FinishInput) -> None:
         if not inp.record:

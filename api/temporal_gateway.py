@@ -123,6 +123,7 @@ class TemporalGateway:
                 thread_id=thread_id,
                 owner=owner,
                 stop_grace_seconds=self._settings.limits.stop_grace_seconds,
+                turn_check_seconds=self._settings.limits.turn_check_seconds,
             ),
             id=thread_workflow_id(thread_id),
             task_queue=self._settings.temporal.task_queue,

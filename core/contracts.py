@@ -116,6 +116,13 @@ class TurnInput:
     interrupt_after: list[str] = field(default_factory=list)
     stream_modes: list[str] = field(default_factory=list)
     """Graph stream modes a client asked for beyond the defaults (tasks, checkpoints, debug)."""
+    thread_workflow_id: str = ""
+    """The thread workflow that started this turn and follows it by signal (`turn_paused`,
+    `turn_ended`); empty for a turn started on its own."""
+    thread_context: ThreadContext | None = None
+    """The thread's window, read by the thread as it started the turn (its run marked
+    running): the turn then reads no store before its first model call. None: the turn
+    reads it itself."""
 
 
 END_TURN = {"goto": "__end__"}
@@ -285,3 +292,8 @@ class FinishInput:
     """The thread's pending interrupts after this (empty: none)."""
     reopen: bool = False
     """The run ended once already (it paused): its record may be rewritten with this end."""
+    thread_workflow_id: str = ""
+    """The thread that follows the turn: told `turn_ended` once the end is recorded (not
+    for a pause). Empty: nobody to tell."""
+    turn_run_id: str = ""
+    """The run the turn was started for (a resumed turn serves a later run)."""

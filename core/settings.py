@@ -114,6 +114,11 @@ class LimitSettings(BaseModel):
     """The longest any request waits for a run (join, wait, cancel?wait=true)."""
     stop_grace_seconds: float = 60.0
     """A stopped turn that has not ended after this is terminated (its run: error)."""
+    turn_check_seconds: float = 120.0
+    """A thread asks Temporal whether its turn is still open after this long, then at
+    twice the interval each time (up to an hour): a turn that closed without ending its
+    run (terminated by hand) stops holding the thread. Answers shorter than this cost no
+    check."""
     temporary_thread_seconds: float = 60.0
     """A stateless run's own thread (`on_completion: "delete"`) is deleted this long after the
     run ends, whether or not anyone waited for it (a background `POST /runs`, a stream whose

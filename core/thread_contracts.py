@@ -65,6 +65,7 @@ class ThreadState:
     """run id -> "pending" | "running" | "ended", for the last runs (idempotent submits)."""
     queue: list[RunRequest] = field(default_factory=list)
     stop_grace_seconds: float = 60.0
+    turn_check_seconds: float = 120.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +84,14 @@ class RunEnd:
 class ForgetThread:
     thread_id: str
     owner: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnEnded:
+    """The turn started for `run_id` recorded its end (signal to the thread that follows
+    it, from the turn's finish)."""
+
+    run_id: str
 
 
 @dataclass(frozen=True, kw_only=True)

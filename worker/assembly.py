@@ -107,14 +107,19 @@ def build_worker(
         pools,
     )
     model = ModelActivities(settings, stores.broker, stores.threads)
-    turns = TurnActivities(stores.threads, stores.records, stores.broker)
-    threads = ThreadActivities(stores.records, stores.threads, stores.broker, client)
-    throttle = timedelta(milliseconds=settings.heartbeat.throttle_ms)
     worker_client = with_payload_converter(client)
+    turns = TurnActivities(stores.threads, stores.records, stores.broker, worker_client)
+    threads = ThreadActivities(stores.records, stores.threads, stores.broker, worker_client)
+    throttle = timedelta(milliseconds=settings.heartbeat.throttle_ms)
     runner = workflow_runner(settings, worker_client.data_converter)
     role = settings.worker.role
     # Local activities run inside the workflow worker that schedules them.
-    local: list[Callable[..., Any]] = [turns.begin_turn, turns.start_run, turns.recorded_stop]
+    local: list[Callable[..., Any]] = [
+        turns.begin_turn,
+        turns.start_run,
+        turns.recorded_stop,
+        threads.open_turn,
+    ]
     remote: list[Callable[..., Any]] = [
         model.call_model,
         tools.run_tool,
@@ -123,6 +128,7 @@ def build_worker(
         turns.recover_partial_answer,
         threads.end_run,
         threads.terminate_turn,
+        threads.turn_closed,
         threads.forget_thread,
     ]
     worker = Worker(

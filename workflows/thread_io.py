@@ -1,4 +1,5 @@
-"""What the thread workflow asks of the world: start a turn, end a run, terminate a turn."""
+"""What the thread workflow asks of the world: open a turn, ask whether it is still open,
+end a run, terminate a turn."""
 
 from __future__ import annotations
 
@@ -7,51 +8,47 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import (
-    Priority,
-    RetryPolicy,
-    SearchAttributeKey,
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDReusePolicy,
-)
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.thread_activities import ThreadActivities
-    from core.contracts import (
-        SA_THREAD_ID,
-        SA_TURN_STATUS,
-        SA_USER_ID,
-        TurnOutcome,
-        turn_workflow_id,
-    )
+    from core.contracts import TurnOutcome, turn_workflow_id
     from core.thread_contracts import ForgetThread, RunEnd, RunRequest, TerminateTurn
+    from core.turn_options import TURN_PRIORITY, turn_memo, turn_search_attributes
     from workflows.turn import TurnWorkflow
 
 _QUICK = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(seconds=10))
-TURN_PRIORITY = Priority(priority_key=1)
-"""A turn and its model and tool calls (which inherit it) go ahead of the threads' own
-tasks, the admission of new runs among them (priority 3, the default), when the worker
-is behind: work already started finishes first, and new runs wait at the door rather
-than slowing every answer. Measured with 20 runs admitted at once: time to first token
-p50 564 ms against 656 ms, seven and five alternated runs. A server without the priority
-matcher ignores it."""
 
 
-def turn_search_attributes(request: RunRequest) -> TypedSearchAttributes:
-    """What the Web UI and `temporal workflow list --query` filter turns by."""
-    keyword = SearchAttributeKey.for_keyword
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(keyword(SA_THREAD_ID), request.turn.thread_id),
-            SearchAttributePair(keyword(SA_USER_ID), request.turn.user_id),
-            SearchAttributePair(keyword(SA_TURN_STATUS), "running"),
-        ]
+async def open_turn(request: RunRequest) -> None:
+    """Mark the run running, read the thread's window and start the turn with it, as a
+    top-level workflow that the server hands straight back to this worker (eager start):
+    one local activity inside the thread's workflow task, so a new run reaches its model
+    call without a child-workflow start or a store read of its own on the way."""
+    await workflow.execute_local_activity_method(
+        ThreadActivities.open_turn,
+        request,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
+        summary=f"start turn {request.run_id}",
     )
 
 
-async def start_turn(request: RunRequest) -> Any:
+async def turn_closed(workflow_id: str) -> str:
+    """ "" while the turn is open, else how it closed (e.g. "TERMINATED")."""
+    status: str = await workflow.execute_activity_method(
+        ThreadActivities.turn_closed,
+        workflow_id,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=_QUICK,
+        summary=f"is {workflow_id} still open?",
+    )
+    return status
+
+
+async def start_child_turn(request: RunRequest) -> Any:
+    """How threads started turns before `open_turn` (kept for histories written then)."""
     turn = request.turn
     return await workflow.start_child_workflow(
         TurnWorkflow.run,
@@ -62,7 +59,7 @@ async def start_turn(request: RunRequest) -> Any:
         # Deleting or resetting the thread workflow must not cut a turn mid-commit.
         parent_close_policy=ParentClosePolicy.ABANDON,
         search_attributes=turn_search_attributes(request),
-        memo={"preview": request.summary, "assistant_id": turn.assistant_id},
+        memo=turn_memo(request),
         static_summary=request.summary or None,
         priority=TURN_PRIORITY,
     )

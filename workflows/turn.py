@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.graph_runner import GraphRunner, Pause
     from workflows.live_state import values_event
     from workflows.stopping import TurnStopped
-    from workflows.turn_io import begin_turn, finish_turn, start_run, tell_parent_paused
+    from workflows.turn_io import begin_turn, finish_turn, start_run, tell_thread_paused
     from workflows.turn_outcomes import Settled, details_for, pause_details
     from workflows.turn_policy import tool_policy
     from workflows.turn_session import TurnSession
@@ -148,7 +148,7 @@ class TurnWorkflow:
         commit = self._with_input(to_dicts(self.session.produced))
         # The thread hears first: a client that resumes the moment it sees the run's end
         # must find the thread already waiting for that answer.
-        await tell_parent_paused(self.session.run_id, pause.interrupts)
+        await tell_thread_paused(self.inp, self.session.run_id, pause.interrupts)
         await finish_turn(self.inp, self.session, paused, commit, record=self.record,
                           interrupts=_thread_interrupts(pause))  # fmt: skip
         workflow.upsert_search_attributes([TURN_STATUS.value_set("awaiting_approval")])

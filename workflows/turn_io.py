@@ -1,9 +1,12 @@
 """The turn's first and last activities: load the thread's window, and finish the run.
 
-Loading (and marking a run running) is a local activity: it runs in the worker that runs
-the workflow, without a round trip through the task queue, so a turn reaches its first model
-call in one workflow task. It may run twice (a local activity inside a workflow task that
-the server then rejects is run again), which is harmless: it only reads, and marks.
+A turn its thread started arrives with the window (the thread read it as it started the
+turn, workflows.thread_io.open_turn), and goes straight to its first model call. A turn
+started otherwise (on its own, or by a thread before that) loads it with a local
+activity: it runs in the worker that runs the workflow, without a round trip through the
+task queue, so the turn still reaches its first model call in one workflow task. It may
+run twice (a local activity inside a workflow task that the server then rejects is run
+again), which is harmless: it only reads, and marks.
 Finishing is a regular activity for the opposite reason: it commits and announces the end,
 so it must run only once the decision to finish is in the history. (Measured: as a local
 activity, a stop racing the end committed a kept answer for a turn recorded as completed.)
@@ -19,9 +22,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.turn_activities import TurnActivities
+    from activities.turn_activities import TurnActivities, begin_input
     from core.contracts import (
-        BeginTurnInput,
         FinishInput,
         Paused,
         ThreadContext,
@@ -34,16 +36,11 @@ if TYPE_CHECKING:
 
 
 async def begin_turn(inp: TurnInput) -> ThreadContext:
+    if inp.thread_context is not None:
+        return inp.thread_context
     return await workflow.execute_local_activity_method(
         TurnActivities.begin_turn,
-        BeginTurnInput(
-            thread_id=inp.thread_id,
-            run_id=inp.run_id,
-            input_ids=[str(m.get("id")) for m in inp.input_messages],
-            context=inp.context,
-            checkpoint_id=inp.checkpoint_id,
-            record=inp.record,
-        ),
+        begin_input(inp),
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
         summary="load the thread",
@@ -81,6 +78,8 @@ async def finish_turn(
             record=record,
             interrupts=interrupts or [],
             reopen=reopen,
+            thread_workflow_id=inp.thread_workflow_id,
+            turn_run_id=inp.run_id,
         ),
         start_to_close_timeout=timedelta(seconds=60),
         retry_policy=RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(seconds=10)),
@@ -101,10 +100,12 @@ async def start_run(record: dict[str, Any]) -> None:
     )
 
 
-async def tell_parent_paused(run_id: str, interrupts: list[dict[str, Any]]) -> None:
-    """The thread workflow marks the thread `interrupted` (a turn started alone has none)."""
+async def tell_thread_paused(inp: TurnInput, run_id: str, interrupts: list[dict[str, Any]]) -> None:
+    """The thread workflow marks the thread `interrupted` (a turn started alone has none;
+    one started by a thread before top-level turns has it as its parent)."""
     parent = workflow.info().parent
-    if parent is None:
+    thread = inp.thread_workflow_id or (parent.workflow_id if parent else "")
+    if not thread:
         return
-    handle = workflow.get_external_workflow_handle(parent.workflow_id)
+    handle = workflow.get_external_workflow_handle(thread)
     await handle.signal("turn_paused", Paused(run_id=run_id, interrupts=interrupts))

@@ -17,6 +17,7 @@ from api.run_input import new_run_record
 from api.runs_service import run_request
 from api.schemas import RunCreate
 from api.temporal_gateway import TemporalGateway
+from core.contracts import turn_workflow_id
 from core.messages import to_dicts
 from tests.fixtures.eventually import eventually
 from tests.stack import Stack, another_api
@@ -94,6 +95,33 @@ async def test_a_turn_that_ignores_its_stop_is_terminated_and_the_thread_goes_on
         assert ended["status"] == "error"
         assert "terminated" in ended["outcome"]["error"]
         assert "not honoured within 2 s" in ended["outcome"]["error"]
+        follow_up = await client.runs.wait(thread, "agent", input=_user(f"[tokens=3] {marker}"))
+        assert "__error__" not in follow_up
+        assert (await client.threads.get(thread))["status"] == "idle"
+
+
+async def test_a_turn_terminated_by_hand_ends_its_run_and_frees_its_thread(
+    stack: Stack, marker: str
+) -> None:
+    """A turn is a top-level workflow its thread follows by signal: one that closes without
+    ending its run (terminated in the Web UI) is found at the thread's next check."""
+    async with another_api(stack, limits={"turn_check_seconds": 1}) as url:
+        client = get_client(url=url)
+        thread = (await client.threads.create())["thread_id"]
+        long = _user(f"[tokens=3000][pace=10] terminated {marker}")
+        run = await client.runs.create(thread, "agent", input=long)
+
+        async def running() -> bool:
+            return (await client.runs.get(thread, run["run_id"]))["status"] == "running"
+
+        await eventually(running, within=20, what="the turn started")
+        turn = stack.client.get_workflow_handle(turn_workflow_id(thread, run["run_id"]))
+        assert (await turn.describe()).parent_id is None  # top-level, not a child
+        await turn.terminate(reason="by hand")
+        await client.runs.join(thread, run["run_id"])
+        ended: Any = await client.runs.get(thread, run["run_id"])
+        assert ended["status"] == "error"
+        assert "without finishing its run (terminated)" in ended["outcome"]["error"]
         follow_up = await client.runs.wait(thread, "agent", input=_user(f"[tokens=3] {marker}"))
         assert "__error__" not in follow_up
         assert (await client.threads.get(thread))["status"] == "idle"
