@@ -7,6 +7,7 @@ row), and each is idempotent: a retry after a crash repeats nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import replace
@@ -51,19 +52,27 @@ def begin_input(turn: TurnInput) -> BeginTurnInput:
 async def load_turn_context(
     records: RecordStore, threads: ThreadStore, inp: BeginTurnInput, workflow_id: str
 ) -> ThreadContext:
-    """A turn begins: its run is marked running, and the thread's window is read."""
-    if inp.record:
-        run = RunRecord.from_dict(inp.record)
-        await records.mark_running(replace(run, status="running", workflow_id=workflow_id))
-    window = await threads.load_window(
-        inp.thread_id, inp.context, checkpoint_id=inp.checkpoint_id, input_ids=inp.input_ids
-    )
+    """A turn begins: its run is marked running, and the thread's window is read (at the
+    same time: each waits on its own store, and both are on the way to the first token)."""
+    marked = asyncio.create_task(_mark_running(records, inp.record, workflow_id))
+    try:
+        window = await threads.load_window(
+            inp.thread_id, inp.context, checkpoint_id=inp.checkpoint_id, input_ids=inp.input_ids
+        )
+    finally:
+        await marked
     return ThreadContext(
         checkpoint_id=window.checkpoint_id,
         total=window.total,
         window=window.messages,
         taken_ids=window.taken_ids,
     )
+
+
+async def _mark_running(records: RecordStore, record: dict[str, Any], workflow_id: str) -> None:
+    if record:
+        run = RunRecord.from_dict(record)
+        await records.mark_running(replace(run, status="running", workflow_id=workflow_id))
 
 
 class TurnActivities:
