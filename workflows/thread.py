@@ -13,8 +13,8 @@ workflow task, with the thread's window read on the way (workflows.thread_io.ope
 the turn tells the thread when its run has ended (`turn_ended`, from its finish). Measured
 against starting it as a child workflow (whose first task waits for the parent to record
 the start) and loading the window in the turn: time to first token with 20 runs at once
-p50 478-534 ms against 626-689 ms, and a fifth less Temporal CPU (README: "How a
-turn starts").
+p50 556-633 ms against 689-756 ms, and a quarter less Temporal CPU per turn (README: "How
+a turn starts").
 Threads written before keep their child turns (`workflow.patched`).
 
 A turn that closes without telling (terminated by hand, failed) is found by asking
