@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ToolCallResult,
         TurnInput,
     )
+    from workflows.local_steps import LOCAL_RETRY, LOCAL_TIMEOUT
 
 NODE_METADATA = (
     "langgraph_step",
@@ -91,8 +92,8 @@ def recorded_stop_activity(inp: RecordedStopInput) -> asyncio.Task[StopRequest |
     return workflow.start_local_activity_method(
         TurnActivities.recorded_stop,
         inp,
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
+        start_to_close_timeout=LOCAL_TIMEOUT,
+        retry_policy=LOCAL_RETRY,
         summary="read the stop recorded in the run's record",
     )
 

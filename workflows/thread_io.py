@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import TurnOutcome, turn_workflow_id
     from core.thread_contracts import ForgetThread, RunEnd, RunRequest, TerminateTurn
     from core.turn_options import TURN_PRIORITY, turn_memo, turn_search_attributes
+    from workflows.local_steps import LOCAL_RETRY, LOCAL_TIMEOUT
     from workflows.turn import TurnWorkflow
 
 _QUICK = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(seconds=10))
@@ -29,8 +30,8 @@ async def open_turn(request: RunRequest) -> None:
     await workflow.execute_local_activity_method(
         ThreadActivities.open_turn,
         request,
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
+        start_to_close_timeout=LOCAL_TIMEOUT,
+        retry_policy=LOCAL_RETRY,
         summary=f"start turn {request.run_id}",
     )
 

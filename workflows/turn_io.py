@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         TurnInput,
         TurnOutcome,
     )
+    from workflows.local_steps import LOCAL_RETRY, LOCAL_TIMEOUT
 
 if TYPE_CHECKING:
     from workflows.turn_session import TurnSession
@@ -41,8 +42,8 @@ async def begin_turn(inp: TurnInput) -> ThreadContext:
     return await workflow.execute_local_activity_method(
         TurnActivities.begin_turn,
         begin_input(inp),
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
+        start_to_close_timeout=LOCAL_TIMEOUT,
+        retry_policy=LOCAL_RETRY,
         summary="load the thread",
     )
 
@@ -94,8 +95,8 @@ async def start_run(record: dict[str, Any]) -> None:
     await workflow.execute_local_activity_method(
         TurnActivities.start_run,
         record,
-        start_to_close_timeout=timedelta(seconds=30),
-        retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=5)),
+        start_to_close_timeout=LOCAL_TIMEOUT,
+        retry_policy=LOCAL_RETRY,
         summary=f"resume as run {record.get('run_id', '?')}",
     )
 
